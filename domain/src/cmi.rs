@@ -1,0 +1,1 @@
+//! cmi (to be written)

@@ -1,0 +1,1 @@
+//! xapi (to be written)
