@@ -6,5 +6,8 @@
 //! Time and identifiers arrive inside commands; bytes arrive as slices.
 
 pub mod cmi;
+pub mod events;
 pub mod package;
+pub mod tenancy;
+pub mod workspace;
 pub mod xapi;

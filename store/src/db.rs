@@ -1,0 +1,503 @@
+//! One database, two backends: SQLite (the embedded default) and PostgreSQL.
+//!
+//! View SQL is written once in the dialect both accept (`$1` placeholders,
+//! `INSERT … ON CONFLICT`, `BIGINT`/`TEXT`/`DOUBLE PRECISION`/`BOOLEAN`
+//! columns) and runs through [`Sql`], [`Tx`] and [`Row`], a small closed enum
+//! over the two sqlx drivers. The event log has its own backend-specific SQL
+//! in [`crate::log`], since it is the hot path.
+//!
+//! SQLite has exactly one writer connection (`BEGIN IMMEDIATE`, so a second
+//! process waits on `busy_timeout` instead of failing) and a separate pool of
+//! readers; the file is in WAL mode.
+
+use std::borrow::Cow;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{AssertSqlSafe, Decode, Postgres, Row as _, Sqlite, Type};
+
+use crate::StoreError;
+
+/// Which database engine holds the log and the views.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// How durable a SQLite commit is before it is acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SqliteDurability {
+    /// `synchronous=FULL`: each commit reaches the disk before it returns;
+    /// survives power loss. The default.
+    #[default]
+    Full,
+    /// `synchronous=NORMAL`: survives a process crash, may lose the last
+    /// commits on power loss.
+    Normal,
+}
+
+impl FromStr for SqliteDurability {
+    type Err = StoreError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "full" => Ok(SqliteDurability::Full),
+            "normal" => Ok(SqliteDurability::Normal),
+            other => Err(StoreError::Config(format!(
+                "sqlite durability must be \"full\" or \"normal\", not {other:?}"
+            ))),
+        }
+    }
+}
+
+/// Connection settings beyond the URL.
+#[derive(Debug, Clone)]
+pub struct DbOptions {
+    /// Connections of the PostgreSQL pool, or SQLite readers.
+    pub max_connections: u32,
+    pub sqlite_durability: SqliteDurability,
+    /// How long to wait for the database at start before giving up.
+    pub connect_timeout: Duration,
+}
+
+impl Default for DbOptions {
+    fn default() -> Self {
+        DbOptions {
+            max_connections: 16,
+            sqlite_durability: SqliteDurability::default(),
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The database that holds the event log and every view.
+#[derive(Clone, Debug)]
+pub enum Database {
+    Sqlite {
+        writer: SqlitePool,
+        reader: SqlitePool,
+    },
+    Postgres {
+        pool: PgPool,
+        /// The schema unqualified names resolve in; advisory locks and
+        /// notification channels are namespaced by it, so several schemas
+        /// can share one server (tests do).
+        schema: String,
+    },
+}
+
+impl Database {
+    /// Connects to `sqlite://…` or `postgres://…`.
+    pub async fn connect(url: &str, options: &DbOptions) -> Result<Database, StoreError> {
+        if url.starts_with("sqlite:") {
+            Self::connect_sqlite(url, options).await
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Self::connect_postgres(url, options).await
+        } else {
+            Err(StoreError::Config(format!(
+                "database url must start with sqlite:// or postgres://, got {:?}",
+                redact_url(url)
+            )))
+        }
+    }
+
+    async fn connect_sqlite(url: &str, options: &DbOptions) -> Result<Database, StoreError> {
+        let base = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Config(format!("invalid sqlite url: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(Duration::from_secs(30))
+            .foreign_keys(true)
+            .pragma("temp_store", "memory")
+            .pragma("cache_size", "-32000");
+        let synchronous = match options.sqlite_durability {
+            SqliteDurability::Full => SqliteSynchronous::Full,
+            SqliteDurability::Normal => SqliteSynchronous::Normal,
+        };
+        if let Some(path) = base.get_filename().parent()
+            && !path.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(path).map_err(|e| {
+                StoreError::Config(format!(
+                    "cannot create the directory {}: {e}",
+                    path.display()
+                ))
+            })?;
+        }
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(60))
+            .connect_with(base.clone().synchronous(synchronous))
+            .await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(options.connect_timeout)
+            .connect_with(base.synchronous(synchronous).read_only(true))
+            .await?;
+        Ok(Database::Sqlite { writer, reader })
+    }
+
+    async fn connect_postgres(url: &str, options: &DbOptions) -> Result<Database, StoreError> {
+        let connect = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Config(format!("invalid postgres url: {e}")))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections.max(2))
+            .acquire_timeout(options.connect_timeout)
+            .connect_with(connect)
+            .await?;
+        let schema: String = sqlx::query_scalar("SELECT current_schema()::text")
+            .fetch_one(&pool)
+            .await?;
+        Ok(Database::Postgres { pool, schema })
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Database::Sqlite { .. } => Backend::Sqlite,
+            Database::Postgres { .. } => Backend::Postgres,
+        }
+    }
+
+    /// Applies the embedded migrations of this backend.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self {
+            Database::Sqlite { writer, .. } => migrations::SQLITE.run(writer).await?,
+            Database::Postgres { pool, .. } => migrations::POSTGRES.run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Whether every embedded migration has been applied (for `/readyz`).
+    pub async fn migrations_applied(&self) -> Result<bool, StoreError> {
+        let expected = match self {
+            Database::Sqlite { .. } => migrations::SQLITE.iter().count(),
+            Database::Postgres { .. } => migrations::POSTGRES.iter().count(),
+        };
+        let rows = self
+            .fetch_all(sql(
+                "SELECT version FROM _sqlx_migrations WHERE success = TRUE ORDER BY version",
+            ))
+            .await?;
+        Ok(rows.len() >= expected)
+    }
+
+    /// Begins a write transaction (on SQLite: the writer, `BEGIN IMMEDIATE`).
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        Ok(match self {
+            Database::Sqlite { writer, .. } => {
+                Tx::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?)
+            }
+            Database::Postgres { pool, .. } => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
+    /// Runs a read on the reader pool.
+    pub async fn fetch_all(&self, query: Sql) -> Result<Vec<Row>, StoreError> {
+        Ok(match self {
+            Database::Sqlite { reader, .. } => query
+                .sqlite()
+                .fetch_all(reader)
+                .await?
+                .into_iter()
+                .map(Row::Sqlite)
+                .collect(),
+            Database::Postgres { pool, .. } => query
+                .postgres()
+                .fetch_all(pool)
+                .await?
+                .into_iter()
+                .map(Row::Postgres)
+                .collect(),
+        })
+    }
+
+    pub async fn fetch_optional(&self, query: Sql) -> Result<Option<Row>, StoreError> {
+        Ok(match self {
+            Database::Sqlite { reader, .. } => query
+                .sqlite()
+                .fetch_optional(reader)
+                .await?
+                .map(Row::Sqlite),
+            Database::Postgres { pool, .. } => query
+                .postgres()
+                .fetch_optional(pool)
+                .await?
+                .map(Row::Postgres),
+        })
+    }
+
+    /// Checks that the database answers (for `/readyz`).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.fetch_all(sql("SELECT 1")).await.map(|_| ())
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        match self {
+            Database::Sqlite { writer, reader } => {
+                reader.close().await;
+                writer.close().await;
+            }
+            Database::Postgres { pool, .. } => pool.close().await,
+        }
+    }
+}
+
+/// Hides a password in a database URL before it reaches a log or an error.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme_end + 3],
+                    &userinfo[..colon],
+                    &url[at..]
+                ),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// A value bound to a placeholder.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Int(i64),
+    Float(f64),
+    Text(String),
+    Bool(bool),
+    Bytes(Vec<u8>),
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Value::Int(v)
+    }
+}
+impl From<i32> for Value {
+    fn from(v: i32) -> Self {
+        Value::Int(v.into())
+    }
+}
+impl From<u32> for Value {
+    fn from(v: u32) -> Self {
+        Value::Int(v.into())
+    }
+}
+impl From<f64> for Value {
+    fn from(v: f64) -> Self {
+        Value::Float(v)
+    }
+}
+impl From<bool> for Value {
+    fn from(v: bool) -> Self {
+        Value::Bool(v)
+    }
+}
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Value::Text(v)
+    }
+}
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Value::Text(v.to_owned())
+    }
+}
+impl From<&String> for Value {
+    fn from(v: &String) -> Self {
+        Value::Text(v.clone())
+    }
+}
+impl From<Vec<u8>> for Value {
+    fn from(v: Vec<u8>) -> Self {
+        Value::Bytes(v)
+    }
+}
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Value::Null, Into::into)
+    }
+}
+
+/// A statement in the dialect both backends accept, with its arguments.
+#[derive(Debug, Clone)]
+pub struct Sql {
+    text: Cow<'static, str>,
+    args: Vec<Value>,
+}
+
+/// Starts a statement.
+pub fn sql(text: impl Into<Cow<'static, str>>) -> Sql {
+    Sql {
+        text: text.into(),
+        args: Vec::new(),
+    }
+}
+
+impl Sql {
+    pub fn bind(mut self, value: impl Into<Value>) -> Sql {
+        self.args.push(value.into());
+        self
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    fn sqlite(&self) -> sqlx::query::Query<'static, Sqlite, sqlx::sqlite::SqliteArguments> {
+        let mut query = sqlx::query(AssertSqlSafe(self.text.clone()));
+        for arg in &self.args {
+            query = match arg {
+                Value::Null => query.bind(None::<i64>),
+                Value::Int(v) => query.bind(*v),
+                Value::Float(v) => query.bind(*v),
+                Value::Text(v) => query.bind(v.clone()),
+                Value::Bool(v) => query.bind(*v),
+                Value::Bytes(v) => query.bind(v.clone()),
+            };
+        }
+        query
+    }
+
+    fn postgres(&self) -> sqlx::query::Query<'static, Postgres, sqlx::postgres::PgArguments> {
+        let mut query = sqlx::query(AssertSqlSafe(self.text.clone()));
+        for arg in &self.args {
+            query = match arg {
+                Value::Null => query.bind(None::<String>),
+                Value::Int(v) => query.bind(*v),
+                Value::Float(v) => query.bind(*v),
+                Value::Text(v) => query.bind(v.clone()),
+                Value::Bool(v) => query.bind(*v),
+                Value::Bytes(v) => query.bind(v.clone()),
+            };
+        }
+        query
+    }
+}
+
+/// A write transaction on either backend.
+#[derive(Debug)]
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    Postgres(sqlx::Transaction<'static, Postgres>),
+}
+
+impl Tx {
+    /// Runs a statement and returns the number of rows it changed.
+    pub async fn execute(&mut self, query: Sql) -> Result<u64, StoreError> {
+        Ok(match self {
+            Tx::Sqlite(tx) => query.sqlite().execute(&mut **tx).await?.rows_affected(),
+            Tx::Postgres(tx) => query.postgres().execute(&mut **tx).await?.rows_affected(),
+        })
+    }
+
+    pub async fn fetch_all(&mut self, query: Sql) -> Result<Vec<Row>, StoreError> {
+        Ok(match self {
+            Tx::Sqlite(tx) => query
+                .sqlite()
+                .fetch_all(&mut **tx)
+                .await?
+                .into_iter()
+                .map(Row::Sqlite)
+                .collect(),
+            Tx::Postgres(tx) => query
+                .postgres()
+                .fetch_all(&mut **tx)
+                .await?
+                .into_iter()
+                .map(Row::Postgres)
+                .collect(),
+        })
+    }
+
+    pub async fn fetch_optional(&mut self, query: Sql) -> Result<Option<Row>, StoreError> {
+        Ok(match self {
+            Tx::Sqlite(tx) => query
+                .sqlite()
+                .fetch_optional(&mut **tx)
+                .await?
+                .map(Row::Sqlite),
+            Tx::Postgres(tx) => query
+                .postgres()
+                .fetch_optional(&mut **tx)
+                .await?
+                .map(Row::Postgres),
+        })
+    }
+
+    pub async fn commit(self) -> Result<(), StoreError> {
+        match self {
+            Tx::Sqlite(tx) => tx.commit().await?,
+            Tx::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        match self {
+            Tx::Sqlite(tx) => tx.rollback().await?,
+            Tx::Postgres(tx) => tx.rollback().await?,
+        }
+        Ok(())
+    }
+}
+
+/// A column type both drivers decode.
+pub trait Column:
+    for<'r> Decode<'r, Sqlite> + Type<Sqlite> + for<'r> Decode<'r, Postgres> + Type<Postgres>
+{
+}
+impl<T> Column for T where
+    T: for<'r> Decode<'r, Sqlite> + Type<Sqlite> + for<'r> Decode<'r, Postgres> + Type<Postgres>
+{
+}
+
+/// A result row of either backend.
+#[derive(Debug)]
+pub enum Row {
+    Sqlite(SqliteRow),
+    Postgres(PgRow),
+}
+
+impl Row {
+    /// Reads column `index`; a type mismatch is a bug in the query, reported
+    /// as an error rather than a panic.
+    pub fn get<T: Column>(&self, index: usize) -> Result<T, StoreError> {
+        Ok(match self {
+            Row::Sqlite(row) => row.try_get(index)?,
+            Row::Postgres(row) => row.try_get(index)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        let cases = [
+            (
+                "postgres://u:secret@h:5432/db",
+                "postgres://u:***@h:5432/db",
+            ),
+            ("postgres://u@h/db", "postgres://u@h/db"),
+            ("sqlite://./a.db", "sqlite://./a.db"),
+        ];
+        for (url, expected) in cases {
+            assert_eq!(redact_url(url), expected);
+        }
+    }
+}

@@ -1,0 +1,339 @@
+//! The event log on PostgreSQL.
+//!
+//! Each row carries `tx_id = pg_current_xact_id()`. A reader orders and
+//! checkpoints by `(tx_id, position)` and reads only rows whose transaction
+//! is older than the oldest one still running
+//! (`tx_id < pg_snapshot_xmin(pg_current_snapshot())`): a transaction that
+//! commits late therefore cannot leave a gap behind a reader's checkpoint,
+//! which a plain `position > checkpoint` reader would skip.
+//!
+//! Other processes learn of appends by `LISTEN/NOTIFY`, sent outside the
+//! append transaction and at most every few milliseconds (NOTIFY takes a
+//! global lock at commit); readers poll as well, so a lost notification
+//! only delays them.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use domain::tenancy::Scope;
+use sha2::{Digest, Sha256};
+use sqlx::postgres::{PgListener, PgPool, PgRow};
+use sqlx::{AssertSqlSafe, Executor, Postgres, Row};
+use tokio::sync::{mpsc, watch};
+
+use super::{
+    AppendError, Appended, Checkpoint, ExpectedVersion, RecordedEvent, StreamAppend,
+    metadata_from_columns,
+};
+use crate::StoreError;
+
+const SELECT_COLUMNS: &str = "position, tx_id::text::bigint, stream_id, stream_version, event_type, schema_version, \
+     payload, workspace_id, environment, actor, correlation_id, causation_id, request_id, recorded_at";
+
+const INSERT: &str = "INSERT INTO events (stream_id, stream_version, event_type, schema_version, payload, \
+     workspace_id, environment, actor, correlation_id, causation_id, request_id, recorded_at) \
+     SELECT $1, u.v, u.t, u.sv, u.p, u.w, u.e, u.a, u.c, u.ca, u.r, $12 \
+     FROM UNNEST($2::bigint[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::text[], \
+                 $9::text[], $10::text[], $11::text[]) AS u(v, t, sv, p, w, e, a, c, ca, r) \
+     WHERE (SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1) = $13 \
+     RETURNING position, tx_id::text::bigint";
+
+/// How many times an `ExpectedVersion::Any` append retries a lost race.
+const ANY_RETRIES: usize = 8;
+
+pub(super) struct PostgresLog {
+    pool: PgPool,
+    poke: mpsc::Sender<()>,
+}
+
+impl PostgresLog {
+    pub(super) async fn start(
+        pool: PgPool,
+        schema: String,
+        appended: watch::Sender<u64>,
+    ) -> Result<PostgresLog, StoreError> {
+        let channel = channel_name(&schema);
+        let mut listener = PgListener::connect_with(&pool).await?;
+        listener.listen(&channel).await?;
+        tokio::spawn(listen(listener, channel.clone(), appended));
+        let (poke, pokes) = mpsc::channel(1);
+        tokio::spawn(notify(pool.clone(), channel, pokes));
+        Ok(PostgresLog { pool, poke })
+    }
+
+    pub(super) async fn append(
+        &self,
+        appends: Vec<StreamAppend>,
+        recorded_at: DateTime<Utc>,
+    ) -> Result<Appended, AppendError> {
+        let retries = if appends.iter().any(|a| a.expected == ExpectedVersion::Any) {
+            ANY_RETRIES
+        } else {
+            1
+        };
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.try_append(&appends, recorded_at).await {
+                Err(AppendError::Conflict { .. }) if attempt < retries => continue,
+                Ok(appended) => {
+                    let _ = self.poke.try_send(());
+                    return Ok(appended);
+                }
+                Err(err) => return Err(err),
+            }
+        }
+    }
+
+    async fn try_append(
+        &self,
+        appends: &[StreamAppend],
+        recorded_at: DateTime<Utc>,
+    ) -> Result<Appended, AppendError> {
+        let mut tx = self.pool.begin().await?;
+        let mut checkpoints = Vec::new();
+        for append in appends {
+            if append.events.is_empty() {
+                continue;
+            }
+            let version = match append.expected {
+                ExpectedVersion::Exact(version) => version as i64,
+                ExpectedVersion::Any => {
+                    // Blind appenders of one stream queue here instead of
+                    // racing to the unique index and retrying.
+                    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                        .bind(&append.stream_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query_scalar("SELECT coalesce(max(stream_version), 0)::bigint FROM events WHERE stream_id = $1")
+                        .bind(&append.stream_id)
+                        .fetch_one(&mut *tx)
+                        .await?
+                }
+            };
+            let n = append.events.len();
+            let mut versions = Vec::with_capacity(n);
+            let mut types = Vec::with_capacity(n);
+            let mut schema_versions = Vec::with_capacity(n);
+            let mut payloads = Vec::with_capacity(n);
+            let mut workspaces = Vec::with_capacity(n);
+            let mut environments = Vec::with_capacity(n);
+            let mut actors = Vec::with_capacity(n);
+            let mut correlations = Vec::with_capacity(n);
+            let mut causations = Vec::with_capacity(n);
+            let mut requests = Vec::with_capacity(n);
+            for (offset, event) in append.events.iter().enumerate() {
+                let m = &event.metadata;
+                versions.push(version + offset as i64 + 1);
+                types.push(event.event_type.as_str());
+                schema_versions.push(event.schema_version);
+                payloads.push(event.payload.as_str());
+                workspaces.push(m.workspace_id.map(|w| w.to_string()));
+                environments.push(m.environment.map(|e| e.as_str()));
+                actors.push(m.actor.as_deref());
+                correlations.push(m.correlation_id.as_deref());
+                causations.push(m.causation_id.as_deref());
+                requests.push(m.request_id.as_deref());
+            }
+            let rows = sqlx::query(INSERT)
+                .bind(&append.stream_id)
+                .bind(&versions)
+                .bind(&types)
+                .bind(&schema_versions)
+                .bind(&payloads)
+                .bind(&workspaces)
+                .bind(&environments)
+                .bind(&actors)
+                .bind(&correlations)
+                .bind(&causations)
+                .bind(&requests)
+                .bind(recorded_at)
+                .bind(version)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(|err| conflict_or(err, append, version))?;
+            if rows.len() != n {
+                return Err(AppendError::Conflict {
+                    stream_id: append.stream_id.clone(),
+                    expected: version as u64,
+                });
+            }
+            let mut landed = rows
+                .iter()
+                .map(|row| {
+                    Ok(Checkpoint {
+                        position: row.try_get(0)?,
+                        tx: row.try_get(1)?,
+                    })
+                })
+                .collect::<Result<Vec<_>, sqlx::Error>>()?;
+            landed.sort_unstable_by_key(|c| c.position);
+            checkpoints.extend(landed);
+        }
+        tx.commit().await?;
+        Ok(Appended { checkpoints })
+    }
+
+    pub(super) async fn read_stream(
+        &self,
+        stream_id: &str,
+        after_version: u64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {SELECT_COLUMNS} FROM events WHERE stream_id = $1 AND stream_version > $2 ORDER BY stream_version"
+        )))
+        .bind(stream_id)
+        .bind(after_version as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(decode).collect()
+    }
+
+    pub(super) async fn read_after(
+        &self,
+        after: Checkpoint,
+        limit: u32,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        read_after(&self.pool, after, limit).await
+    }
+
+    pub(super) async fn read_scope(
+        &self,
+        scope: &Scope,
+        after: Checkpoint,
+        limit: u32,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {SELECT_COLUMNS} FROM events \
+             WHERE workspace_id = $1 AND (environment = $2 OR environment IS NULL) \
+               AND (tx_id, position) > ($3::bigint::text::xid8, $4) \
+               AND tx_id < pg_snapshot_xmin(pg_current_snapshot()) \
+             ORDER BY tx_id, position LIMIT $5"
+        )))
+        .bind(scope.workspace_id().to_string())
+        .bind(scope.environment().as_str())
+        .bind(after.tx)
+        .bind(after.position)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(decode).collect()
+    }
+
+    pub(super) async fn checkpoint_of(
+        &self,
+        position: i64,
+    ) -> Result<Option<Checkpoint>, StoreError> {
+        let tx: Option<i64> =
+            sqlx::query_scalar("SELECT tx_id::text::bigint FROM events WHERE position = $1")
+                .bind(position)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(tx.map(|tx| Checkpoint { tx, position }))
+    }
+
+    pub(super) async fn head(&self) -> Result<Checkpoint, StoreError> {
+        let row: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT tx_id::text::bigint, position FROM events \
+             WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot()) \
+             ORDER BY tx_id DESC, position DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map_or(Checkpoint::START, |(tx, position)| Checkpoint {
+            tx,
+            position,
+        }))
+    }
+}
+
+/// Reads events after `after` in `(tx_id, position)` order, stopping before
+/// the oldest transaction still running.
+pub(super) async fn read_after<'e, E>(
+    executor: E,
+    after: Checkpoint,
+    limit: u32,
+) -> Result<Vec<RecordedEvent>, StoreError>
+where
+    E: Executor<'e, Database = Postgres>,
+{
+    let rows = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {SELECT_COLUMNS} FROM events \
+         WHERE (tx_id, position) > ($1::bigint::text::xid8, $2) \
+           AND tx_id < pg_snapshot_xmin(pg_current_snapshot()) \
+         ORDER BY tx_id, position LIMIT $3"
+    )))
+    .bind(after.tx)
+    .bind(after.position)
+    .bind(i64::from(limit))
+    .fetch_all(executor)
+    .await?;
+    rows.iter().map(decode).collect()
+}
+
+fn decode(row: &PgRow) -> Result<RecordedEvent, StoreError> {
+    Ok(RecordedEvent {
+        position: row.try_get(0)?,
+        tx: row.try_get(1)?,
+        stream_id: row.try_get(2)?,
+        stream_version: row.try_get(3)?,
+        event_type: row.try_get(4)?,
+        schema_version: i64::from(row.try_get::<i32, _>(5)?),
+        payload: row.try_get(6)?,
+        metadata: metadata_from_columns(
+            row.try_get(7)?,
+            row.try_get(8)?,
+            row.try_get(9)?,
+            row.try_get(10)?,
+            row.try_get(11)?,
+            row.try_get(12)?,
+        )?,
+        recorded_at: row.try_get(13)?,
+    })
+}
+
+fn conflict_or(err: sqlx::Error, append: &StreamAppend, version: i64) -> AppendError {
+    match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => AppendError::Conflict {
+            stream_id: append.stream_id.clone(),
+            expected: version as u64,
+        },
+        _ => AppendError::from(err),
+    }
+}
+
+/// A notification channel per schema, so schemas sharing a server (as tests
+/// do) don't wake each other.
+pub(crate) fn channel_name(schema: &str) -> String {
+    let digest = Sha256::digest(schema.as_bytes());
+    format!("ac_events_{}", hex::encode(&digest[..8]))
+}
+
+async fn listen(mut listener: PgListener, channel: String, appended: watch::Sender<u64>) {
+    loop {
+        match listener.try_recv().await {
+            Ok(Some(_)) => appended.send_modify(|n| *n = n.wrapping_add(1)),
+            // The connection dropped: PgListener reconnects on the next call;
+            // wake readers since notifications may have been missed.
+            Ok(None) => appended.send_modify(|n| *n = n.wrapping_add(1)),
+            Err(err) => {
+                tracing::warn!(error = %err, channel, "event notification listener failed, retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+async fn notify(pool: PgPool, channel: String, mut pokes: mpsc::Receiver<()>) {
+    while pokes.recv().await.is_some() {
+        if let Err(err) = sqlx::query("SELECT pg_notify($1, '')")
+            .bind(&channel)
+            .execute(&pool)
+            .await
+        {
+            tracing::debug!(error = %err, "event notification not sent");
+        }
+        // Coalesce the appends of the next few milliseconds into one NOTIFY.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}

@@ -1,0 +1,323 @@
+//! The event log on SQLite.
+//!
+//! One writer task owns the single writer connection and gathers the appends
+//! of concurrent callers into one transaction (group commit). If any append
+//! of a group is refused, the group is rolled back and its appends are tried
+//! one by one, so one caller's conflict never fails another's append.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use domain::tenancy::Scope;
+use sqlx::sqlite::{SqlitePool, SqliteRow};
+use sqlx::{AssertSqlSafe, Executor, Row, Sqlite, SqliteConnection};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::{
+    AppendError, Appended, COLUMNS_PER_ROW, Checkpoint, ExpectedVersion, RecordedEvent,
+    StreamAppend, metadata_from_columns,
+};
+use crate::StoreError;
+
+/// Appends gathered into one transaction at most.
+const MAX_GROUP: usize = 128;
+/// Event rows per INSERT statement (SQLite allows 32,766 placeholders).
+const ROWS_PER_STATEMENT: usize = 500;
+
+const SELECT_COLUMNS: &str = "position, stream_id, stream_version, event_type, schema_version, payload, \
+     workspace_id, environment, actor, correlation_id, causation_id, request_id, recorded_at";
+
+struct Request {
+    appends: Vec<StreamAppend>,
+    recorded_at: DateTime<Utc>,
+    reply: oneshot::Sender<Result<Appended, AppendError>>,
+}
+
+pub(super) struct SqliteLog {
+    reader: SqlitePool,
+    requests: mpsc::Sender<Request>,
+}
+
+impl SqliteLog {
+    pub(super) fn start(
+        writer: SqlitePool,
+        reader: SqlitePool,
+        _appended: watch::Sender<u64>,
+    ) -> SqliteLog {
+        let (requests, receiver) = mpsc::channel(4096);
+        tokio::spawn(writer_loop(writer, receiver));
+        SqliteLog { reader, requests }
+    }
+
+    pub(super) async fn append(
+        &self,
+        appends: Vec<StreamAppend>,
+        recorded_at: DateTime<Utc>,
+    ) -> Result<Appended, AppendError> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(Request {
+                appends,
+                recorded_at,
+                reply,
+            })
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    pub(super) async fn read_stream(
+        &self,
+        stream_id: &str,
+        after_version: u64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {SELECT_COLUMNS} FROM events WHERE stream_id = ?1 AND stream_version > ?2 ORDER BY stream_version"
+        )))
+        .bind(stream_id)
+        .bind(after_version as i64)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(decode).collect()
+    }
+
+    pub(super) async fn read_after(
+        &self,
+        after: Checkpoint,
+        limit: u32,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        read_after(&self.reader, after, limit).await
+    }
+
+    pub(super) async fn read_scope(
+        &self,
+        scope: &Scope,
+        after: Checkpoint,
+        limit: u32,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {SELECT_COLUMNS} FROM events \
+             WHERE workspace_id = ?1 AND (environment = ?2 OR environment IS NULL) AND position > ?3 \
+             ORDER BY position LIMIT ?4"
+        )))
+        .bind(scope.workspace_id().to_string())
+        .bind(scope.environment().as_str())
+        .bind(after.position)
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(decode).collect()
+    }
+
+    pub(super) async fn checkpoint_of(
+        &self,
+        position: i64,
+    ) -> Result<Option<Checkpoint>, StoreError> {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT position FROM events WHERE position = ?1")
+                .bind(position)
+                .fetch_optional(&self.reader)
+                .await?;
+        Ok(found.map(|position| Checkpoint { tx: 0, position }))
+    }
+
+    pub(super) async fn head(&self) -> Result<Checkpoint, StoreError> {
+        let position: i64 = sqlx::query_scalar("SELECT coalesce(max(position), 0) FROM events")
+            .fetch_one(&self.reader)
+            .await?;
+        Ok(Checkpoint { tx: 0, position })
+    }
+}
+
+/// Reads events after `after` in position order.
+pub(super) async fn read_after<'e, E>(
+    executor: E,
+    after: Checkpoint,
+    limit: u32,
+) -> Result<Vec<RecordedEvent>, StoreError>
+where
+    E: Executor<'e, Database = Sqlite>,
+{
+    let rows = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {SELECT_COLUMNS} FROM events WHERE position > ?1 ORDER BY position LIMIT ?2"
+    )))
+    .bind(after.position)
+    .bind(i64::from(limit))
+    .fetch_all(executor)
+    .await?;
+    rows.iter().map(decode).collect()
+}
+
+fn decode(row: &SqliteRow) -> Result<RecordedEvent, StoreError> {
+    let recorded_at: String = row.try_get(12)?;
+    let recorded_at = DateTime::parse_from_rfc3339(&recorded_at)
+        .map_err(|e| StoreError::Corrupt(format!("recorded_at {recorded_at:?}: {e}")))?
+        .with_timezone(&Utc);
+    Ok(RecordedEvent {
+        position: row.try_get(0)?,
+        tx: 0,
+        stream_id: row.try_get(1)?,
+        stream_version: row.try_get(2)?,
+        event_type: row.try_get(3)?,
+        schema_version: row.try_get(4)?,
+        payload: row.try_get(5)?,
+        metadata: metadata_from_columns(
+            row.try_get(6)?,
+            row.try_get(7)?,
+            row.try_get(8)?,
+            row.try_get(9)?,
+            row.try_get(10)?,
+            row.try_get(11)?,
+        )?,
+        recorded_at,
+    })
+}
+
+async fn writer_loop(pool: SqlitePool, mut requests: mpsc::Receiver<Request>) {
+    let mut group = Vec::with_capacity(MAX_GROUP);
+    while let Some(first) = requests.recv().await {
+        group.push(first);
+        while group.len() < MAX_GROUP {
+            match requests.try_recv() {
+                Ok(request) => group.push(request),
+                Err(_) => break,
+            }
+        }
+        commit_group(&pool, &mut group).await;
+    }
+}
+
+async fn commit_group(pool: &SqlitePool, group: &mut Vec<Request>) {
+    if group.len() > 1 {
+        match append_group(pool, group).await {
+            Ok(results) => {
+                for (request, appended) in group.drain(..).zip(results) {
+                    let _ = request.reply.send(Ok(appended));
+                }
+                return;
+            }
+            Err(err) => {
+                tracing::debug!(error = %err, size = group.len(), "group append refused, appending one by one")
+            }
+        }
+    }
+    for request in group.drain(..) {
+        let result = append_group(pool, std::slice::from_ref(&request))
+            .await
+            .map(|mut results| results.remove(0));
+        let _ = request.reply.send(result);
+    }
+}
+
+async fn append_group(pool: &SqlitePool, group: &[Request]) -> Result<Vec<Appended>, AppendError> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut results = Vec::with_capacity(group.len());
+    for request in group {
+        let mut checkpoints = Vec::new();
+        for append in &request.appends {
+            insert_stream(&mut tx, append, &request.recorded_at, &mut checkpoints).await?;
+        }
+        results.push(Appended { checkpoints });
+    }
+    tx.commit().await?;
+    Ok(results)
+}
+
+async fn insert_stream(
+    conn: &mut SqliteConnection,
+    append: &StreamAppend,
+    recorded_at: &DateTime<Utc>,
+    checkpoints: &mut Vec<Checkpoint>,
+) -> Result<(), AppendError> {
+    if append.events.is_empty() {
+        return Ok(());
+    }
+    let mut version = match append.expected {
+        ExpectedVersion::Exact(version) => version,
+        ExpectedVersion::Any => {
+            let current: i64 = sqlx::query_scalar(
+                "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = ?1",
+            )
+            .bind(&append.stream_id)
+            .fetch_one(&mut *conn)
+            .await?;
+            current as u64
+        }
+    };
+    let recorded_at = recorded_at.to_rfc3339_opts(SecondsFormat::Micros, true);
+    for chunk in append.events.chunks(ROWS_PER_STATEMENT) {
+        let mut query = sqlx::query(AssertSqlSafe(insert_statement(chunk.len())));
+        for (offset, event) in chunk.iter().enumerate() {
+            let metadata = &event.metadata;
+            query = query
+                .bind(&append.stream_id)
+                .bind((version + offset as u64 + 1) as i64)
+                .bind(&event.event_type)
+                .bind(event.schema_version)
+                .bind(&event.payload)
+                .bind(metadata.workspace_id.map(|w| w.to_string()))
+                .bind(metadata.environment.map(|e| e.as_str()))
+                .bind(metadata.actor.as_deref())
+                .bind(metadata.correlation_id.as_deref())
+                .bind(metadata.causation_id.as_deref())
+                .bind(metadata.request_id.as_deref())
+                .bind(&recorded_at);
+        }
+        let done = query
+            .bind(&append.stream_id)
+            .bind(version as i64)
+            .execute(&mut *conn)
+            .await
+            .map_err(|err| conflict_or(err, append, version))?;
+        if done.rows_affected() != chunk.len() as u64 {
+            return Err(AppendError::Conflict {
+                stream_id: append.stream_id.clone(),
+                expected: version,
+            });
+        }
+        // One writer holds the database: the rows of one statement get
+        // consecutive row ids, ending at the last inserted one.
+        let last = done.last_insert_rowid();
+        let first = last - chunk.len() as i64 + 1;
+        checkpoints.extend((first..=last).map(|position| Checkpoint { tx: 0, position }));
+        version += chunk.len() as u64;
+    }
+    Ok(())
+}
+
+fn conflict_or(err: sqlx::Error, append: &StreamAppend, version: u64) -> AppendError {
+    match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => AppendError::Conflict {
+            stream_id: append.stream_id.clone(),
+            expected: version,
+        },
+        _ => AppendError::from(err),
+    }
+}
+
+/// `INSERT … SELECT … FROM (VALUES …) WHERE <stream is at the expected version>`:
+/// the version check and the insert are one statement.
+fn insert_statement(rows: usize) -> String {
+    let mut sql = String::with_capacity(200 + rows * 40);
+    sql.push_str(
+        "INSERT INTO events (stream_id, stream_version, event_type, schema_version, payload, \
+         workspace_id, environment, actor, correlation_id, causation_id, request_id, recorded_at) \
+         SELECT column1, column2, column3, column4, column5, column6, column7, column8, column9, \
+         column10, column11, column12 FROM (VALUES ",
+    );
+    for row in 0..rows {
+        if row > 0 {
+            sql.push(',');
+        }
+        sql.push('(');
+        for column in 0..COLUMNS_PER_ROW {
+            if column > 0 {
+                sql.push(',');
+            }
+            sql.push('?');
+        }
+        sql.push(')');
+    }
+    sql.push_str(
+        ") WHERE (SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = ?) = ?",
+    );
+    sql
+}

@@ -1,0 +1,179 @@
+//! The event log seen through cqrs-es: aggregates run through
+//! `PersistedEventStore`/`CqrsFramework` over this repository.
+//!
+//! No snapshots and no inline queries: views are projections that follow the
+//! log by checkpoint. An aggregate's stream id is `{Aggregate::TYPE}:{id}`.
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::future::Future;
+
+use cqrs_es::Aggregate;
+use cqrs_es::persist::{
+    PersistedEventRepository, PersistenceError, ReplayStream, SerializedEvent, SerializedSnapshot,
+};
+use domain::events::EventMetadata;
+use serde_json::Value;
+
+use crate::log::{
+    AppendError, Checkpoint, EventLog, ExpectedVersion, NewEvent, RecordedEvent, StreamAppend,
+};
+
+tokio::task_local! {
+    static LAST_APPEND: Cell<Option<Checkpoint>>;
+}
+
+/// Runs `work` and returns, with its output, the checkpoint of the last
+/// event it appended through a [`LogRepository`] (cqrs-es does not pass it
+/// back), so the caller can wait for views to catch up with its write.
+pub async fn capture_checkpoint<F: Future>(work: F) -> (F::Output, Option<Checkpoint>) {
+    LAST_APPEND
+        .scope(Cell::new(None), async move {
+            let output = work.await;
+            (output, LAST_APPEND.with(Cell::get))
+        })
+        .await
+}
+
+/// The stream that holds the events of aggregate `id` of type `A`.
+pub fn stream_id<A: Aggregate>(id: &str) -> String {
+    format!("{}:{id}", A::TYPE)
+}
+
+/// cqrs-es's persistence trait over the [`EventLog`].
+#[derive(Clone)]
+pub struct LogRepository {
+    log: EventLog,
+}
+
+impl LogRepository {
+    pub fn new(log: EventLog) -> LogRepository {
+        LogRepository { log }
+    }
+
+    async fn stream<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+        after: usize,
+    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
+        let events = self
+            .log
+            .read_stream(&stream_id::<A>(aggregate_id), after as u64)
+            .await
+            .map_err(|e| PersistenceError::ConnectionError(Box::new(e)))?;
+        events
+            .into_iter()
+            .map(|event| serialized::<A>(aggregate_id, event))
+            .collect()
+    }
+}
+
+fn serialized<A: Aggregate>(
+    aggregate_id: &str,
+    event: RecordedEvent,
+) -> Result<SerializedEvent, PersistenceError> {
+    let payload: Value = serde_json::from_str(&event.payload)?;
+    let metadata = serde_json::to_value(event.metadata.to_map())?;
+    Ok(SerializedEvent {
+        aggregate_id: aggregate_id.to_owned(),
+        sequence: event.stream_version as usize,
+        aggregate_type: A::TYPE.to_owned(),
+        event_type: event.event_type,
+        event_version: event.schema_version.to_string(),
+        payload,
+        metadata,
+    })
+}
+
+fn new_event(event: &SerializedEvent) -> Result<NewEvent, PersistenceError> {
+    let schema_version = event.event_version.parse::<i32>().map_err(|_| {
+        PersistenceError::UnknownError(
+            format!("event version {:?} is not an integer", event.event_version).into(),
+        )
+    })?;
+    let map: HashMap<String, String> = serde_json::from_value(event.metadata.clone())?;
+    let metadata =
+        EventMetadata::from_map(&map).map_err(|e| PersistenceError::UnknownError(Box::new(e)))?;
+    Ok(NewEvent {
+        event_type: event.event_type.clone(),
+        schema_version,
+        payload: serde_json::to_string(&event.payload)?,
+        metadata,
+    })
+}
+
+impl PersistedEventRepository for LogRepository {
+    async fn get_events<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
+        self.stream::<A>(aggregate_id, 0).await
+    }
+
+    async fn get_last_events<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+        last_sequence: usize,
+    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
+        self.stream::<A>(aggregate_id, last_sequence).await
+    }
+
+    async fn get_snapshot<A: Aggregate>(
+        &self,
+        _aggregate_id: &str,
+    ) -> Result<Option<SerializedSnapshot>, PersistenceError> {
+        Ok(None)
+    }
+
+    async fn persist<A: Aggregate>(
+        &self,
+        events: &[SerializedEvent],
+        snapshot_update: Option<(String, Value, usize)>,
+    ) -> Result<(), PersistenceError> {
+        if snapshot_update.is_some() {
+            return Err(PersistenceError::UnknownError(
+                "snapshots are not stored: use PersistedEventStore::new_event_store".into(),
+            ));
+        }
+        let mut appends: Vec<StreamAppend> = Vec::new();
+        for event in events {
+            let stream = stream_id::<A>(&event.aggregate_id);
+            match appends.last_mut() {
+                Some(append) if append.stream_id == stream => append.events.push(new_event(event)?),
+                _ => appends.push(StreamAppend {
+                    stream_id: stream,
+                    expected: ExpectedVersion::Exact(event.sequence.saturating_sub(1) as u64),
+                    events: vec![new_event(event)?],
+                }),
+            }
+        }
+        match self.log.append(appends).await {
+            Ok(appended) => {
+                let _ = LAST_APPEND.try_with(|cell| cell.set(appended.last()));
+                Ok(())
+            }
+            Err(AppendError::Conflict { .. }) => Err(PersistenceError::OptimisticLockError),
+            Err(AppendError::Store(err)) => Err(PersistenceError::ConnectionError(Box::new(err))),
+        }
+    }
+
+    async fn stream_events<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<ReplayStream, PersistenceError> {
+        let events = self.stream::<A>(aggregate_id, 0).await?;
+        let (mut feed, stream) = ReplayStream::new(events.len().max(1));
+        for event in events {
+            feed.push(Ok(event)).await?;
+        }
+        Ok(stream)
+    }
+
+    async fn stream_all_events<A: Aggregate>(&self) -> Result<ReplayStream, PersistenceError> {
+        // Projections follow the log by checkpoint instead; replaying every
+        // stream of a type through an in-memory channel would not scale.
+        Err(PersistenceError::UnknownError(
+            "replay runs through projections (allureconnect replay), not cqrs-es queries".into(),
+        ))
+    }
+}
