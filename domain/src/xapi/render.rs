@@ -36,6 +36,9 @@ impl Format {
     }
 }
 
+/// Looks up the LRS's canonical Activity Definition for an activity id.
+pub type DefinitionLookup<'a> = &'a dyn Fn(&str) -> Option<Value>;
+
 /// How to render statements for one request.
 #[derive(Clone, Copy)]
 pub struct RenderOptions<'a> {
@@ -47,7 +50,7 @@ pub struct RenderOptions<'a> {
     pub languages: &'a [String],
     /// The LRS's canonical definition of an activity id, if it keeps one (canonical only);
     /// the statement's own definition is used otherwise.
-    pub canonical_definition: Option<&'a dyn Fn(&str) -> Option<Value>>,
+    pub canonical_definition: Option<DefinitionLookup<'a>>,
 }
 
 impl<'a> RenderOptions<'a> {

@@ -577,7 +577,7 @@ impl Checker {
         let member_count = members.map(Vec::len);
         if count == 0
             && member_count.unwrap_or(0) == 0
-            && !map.get("member").is_some_and(|m| !m.is_array())
+            && map.get("member").is_none_or(Value::is_array)
         {
             self.error(
                 ErrorCode::AnonymousGroupWithoutMembers,
