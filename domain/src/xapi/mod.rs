@@ -13,6 +13,7 @@
 //! - [`query`]: `GET /statements` parameters and filter matching.
 //! - [`document`]: ETags, preconditions, JSON merge and parameters of the document resources.
 //! - [`agent`]: IFIs, the `agent` parameter and the Person object.
+//! - [`attachment`]: matching attachment objects to multipart parts by SHA-2.
 //! - [`signature`]: signed statements (JWS), crypto behind a trait.
 //! - [`syntax`]: the small data types (IRI, UUID, language tag, timestamp, duration, strict JSON).
 //!
@@ -20,6 +21,7 @@
 //! accepts is valid for the request's version, and its stored form renders in every format.
 
 pub mod agent;
+pub mod attachment;
 pub mod compare;
 pub mod document;
 pub mod error;
