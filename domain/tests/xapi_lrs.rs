@@ -1000,3 +1000,36 @@ fn signed_statements() {
         Err(ErrorCode::InvalidSignature)
     );
 }
+
+/// Real RSA signatures (made with `openssl dgst -sign` over a throwaway self-signed
+/// certificate) verify with the x5c leaf's key; a tampered signature does not.
+#[test]
+fn rsa_signatures_verify_against_x5c() {
+    use domain::xapi::signature::RsaX5cVerifier;
+    let fixture = data("signed_statement.json");
+    let mut received = fixture["statement"].clone();
+    received["attachments"] = json!([{
+        "usageType": "http://adlnet.gov/expapi/attachments/signature",
+        "display": {"en-US": "Signature"},
+        "contentType": "application/octet-stream",
+        "length": 100,
+        "sha2": "dc9589e454ff375dd5dfd6f556d2583e231e8cafe55ef40102ddd988b79f86f0"
+    }]);
+    for (key, alg) in [
+        ("jws_rs256", JwsAlgorithm::Rs256),
+        ("jws_rs384", JwsAlgorithm::Rs384),
+        ("jws_rs512", JwsAlgorithm::Rs512),
+    ] {
+        let jws = fixture[key].as_str().unwrap();
+        let checked = check_signature(&received, 0, jws.as_bytes(), &RsaX5cVerifier).unwrap();
+        assert_eq!(checked.algorithm, alg);
+        assert!(checked.verified_with_x5c);
+        // Flip one character of the signature part.
+        let (signed, signature) = jws.rsplit_once('.').unwrap();
+        let first = if signature.starts_with('A') { "B" } else { "A" };
+        let tampered = format!("{signed}.{first}{}", &signature[1..]);
+        let err = check_signature(&received, 0, tampered.as_bytes(), &RsaX5cVerifier).unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidSignature);
+        assert!(err.message.contains("does not verify"), "{}", err.message);
+    }
+}

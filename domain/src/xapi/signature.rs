@@ -7,7 +7,10 @@
 //! (RS256, RS384 or RS512), checks that the payload is a statement logically equivalent to the
 //! one received ([`compare::same_statement`](super::compare::same_statement)), and, when the
 //! header carries an `x5c` chain, verifies the signature with the first certificate's key.
-//! That last step is delegated to a [`JwsVerifier`], so this module stays free of crypto.
+//! That last step goes through the [`JwsVerifier`] trait; [`RsaX5cVerifier`] implements it with
+//! the RustCrypto `rsa` and `x509-cert` crates (pure Rust, verification only: no key material,
+//! no randomness). The certificate chain itself is not validated against trust anchors: the
+//! spec calls the x5c check a way "to catch mistakes in the signature, not a security measure".
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -40,6 +43,47 @@ pub trait JwsVerifier {
         signature: &[u8],
         x5c: &[Vec<u8>],
     ) -> Result<(), String>;
+}
+
+/// Verifies RS256/RS384/RS512 signatures with the RSA key of the first (leaf) `x5c`
+/// certificate.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RsaX5cVerifier;
+
+impl JwsVerifier for RsaX5cVerifier {
+    fn verify(
+        &self,
+        algorithm: JwsAlgorithm,
+        signing_input: &[u8],
+        signature: &[u8],
+        x5c: &[Vec<u8>],
+    ) -> Result<(), String> {
+        use rsa::pkcs8::DecodePublicKey;
+        use rsa::signature::Verifier;
+        use x509_cert::der::{Decode, Encode};
+
+        let leaf = x5c.first().ok_or("x5c is empty")?;
+        let certificate = x509_cert::Certificate::from_der(leaf)
+            .map_err(|e| format!("the x5c leaf is not a der certificate: {e}"))?;
+        let spki = certificate
+            .tbs_certificate()
+            .subject_public_key_info()
+            .to_der()
+            .map_err(|e| format!("cannot encode the certificate key: {e}"))?;
+        let key = rsa::PublicKey::from_public_key_der(&spki)
+            .map_err(|e| format!("the certificate key is not an rsa key: {e}"))?;
+        let signature = rsa::pkcs1v15::Signature::try_from(signature)
+            .map_err(|e| format!("malformed rsa signature: {e}"))?;
+        let outcome = match algorithm {
+            JwsAlgorithm::Rs256 => rsa::pkcs1v15::VerifyingKey::<rsa::sha2::Sha256>::new(key)
+                .verify(signing_input, &signature),
+            JwsAlgorithm::Rs384 => rsa::pkcs1v15::VerifyingKey::<rsa::sha2::Sha384>::new(key)
+                .verify(signing_input, &signature),
+            JwsAlgorithm::Rs512 => rsa::pkcs1v15::VerifyingKey::<rsa::sha2::Sha512>::new(key)
+                .verify(signing_input, &signature),
+        };
+        outcome.map_err(|_| "the rsa signature does not match the certificate key".to_owned())
+    }
 }
 
 /// A decoded, checked signature.
