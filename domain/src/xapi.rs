@@ -1,1 +1,0 @@
-//! xapi (to be written)
