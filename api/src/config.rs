@@ -1,0 +1,196 @@
+//! Configuration: command-line flags, each with an `ALLURECONNECT_*`
+//! environment variable. With nothing set, `serve` listens on
+//! 127.0.0.1:8080 and keeps a SQLite file and a blob directory under
+//! `./allureconnect-data`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use store::blob::{BlobConfig, S3Config};
+use store::db::{DbOptions, SqliteDurability};
+
+#[derive(Debug, Parser)]
+#[command(name = "allureconnect", version, about = "Self-hostable SCORM, xAPI, cmi5 and AICC hosting")]
+pub struct Cli {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Manage workspaces.
+    #[command(subcommand)]
+    Workspace(WorkspaceCommand),
+    /// Rebuild projections from the start of the event log.
+    Replay(ReplayArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkspaceCommand {
+    /// Create a workspace; prints its id and its first live and test keys
+    /// as one JSON object (the keys are shown only this once).
+    Create {
+        /// The workspace's name.
+        name: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The projection to rebuild.
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    pub name: Option<String>,
+    /// Rebuild every projection.
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Settings every command shares: where the data lives, how to log.
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    /// Directory for the embedded defaults (SQLite file and blob directory).
+    #[arg(long, env = "ALLURECONNECT_DATA_DIR", default_value = "./allureconnect-data", global = true)]
+    pub data_dir: PathBuf,
+    /// `sqlite://path` or `postgres://user:password@host/db`
+    /// [default: sqlite://<data dir>/allureconnect.db]
+    #[arg(long, env = "ALLURECONNECT_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// Connections to PostgreSQL (or SQLite readers).
+    #[arg(long, env = "ALLURECONNECT_DATABASE_MAX_CONNECTIONS", default_value_t = 32, global = true)]
+    pub database_max_connections: u32,
+    /// SQLite commit durability: `full` (survives power loss) or `normal`
+    /// (survives a crash of the process).
+    #[arg(long, env = "ALLURECONNECT_SQLITE_DURABILITY", default_value = "full", global = true)]
+    pub sqlite_durability: String,
+    /// `file://path`, a path, or `s3://bucket[/prefix]`
+    /// [default: <data dir>/blobs]
+    #[arg(long, env = "ALLURECONNECT_BLOB_STORE", global = true)]
+    pub blob_store: Option<String>,
+    /// S3 endpoint for S3-compatible stores (R2, MinIO, SeaweedFS).
+    #[arg(long, env = "ALLURECONNECT_S3_ENDPOINT", global = true)]
+    pub s3_endpoint: Option<String>,
+    /// S3 region (`auto` for R2); the standard AWS chain otherwise.
+    #[arg(long, env = "ALLURECONNECT_S3_REGION", global = true)]
+    pub s3_region: Option<String>,
+    /// Path-style S3 addressing, which most S3-compatible servers need.
+    #[arg(long, env = "ALLURECONNECT_S3_PATH_STYLE", default_value_t = false, global = true)]
+    pub s3_path_style: bool,
+    /// Log format.
+    #[arg(long, env = "ALLURECONNECT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+    /// Log filter, e.g. `info` or `api=debug,info`.
+    #[arg(long, env = "ALLURECONNECT_LOG", default_value = "info", global = true)]
+    pub log: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address of the API and dashboard.
+    #[arg(long, env = "ALLURECONNECT_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Public URL of the API, as clients reach it [default: http://<listen>].
+    #[arg(long, env = "ALLURECONNECT_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Requests per second allowed per API key (0: no limit).
+    #[arg(long, env = "ALLURECONNECT_RATE_LIMIT", default_value_t = 1000)]
+    pub rate_limit: u32,
+    /// Requests an API key may send at once above the rate.
+    #[arg(long, env = "ALLURECONNECT_RATE_LIMIT_BURST", default_value_t = 2000)]
+    pub rate_limit_burst: u32,
+    /// How long a write waits for the views to show it, and the longest a
+    /// read may wait for a position, in milliseconds.
+    #[arg(long, env = "ALLURECONNECT_CONSISTENCY_TIMEOUT_MS", default_value_t = 5000)]
+    pub consistency_timeout_ms: u64,
+}
+
+/// Where the log, the views and the blobs live.
+#[derive(Debug, Clone)]
+pub struct StorageSettings {
+    pub database_url: String,
+    pub db: DbOptions,
+    pub blobs: BlobConfig,
+}
+
+impl StorageSettings {
+    pub fn from_args(args: &CommonArgs) -> anyhow::Result<StorageSettings> {
+        let database_url = args.database_url.clone().unwrap_or_else(|| {
+            format!("sqlite://{}", args.data_dir.join("allureconnect.db").display())
+        });
+        let sqlite_durability: SqliteDurability = args.sqlite_durability.parse()?;
+        let s3 = S3Config {
+            endpoint: args.s3_endpoint.clone(),
+            region: args.s3_region.clone(),
+            path_style: args.s3_path_style,
+            ..S3Config::default()
+        };
+        let blobs = match &args.blob_store {
+            Some(url) => BlobConfig::parse(url, s3)?,
+            None => BlobConfig::Local {
+                root: args.data_dir.join("blobs"),
+            },
+        };
+        Ok(StorageSettings {
+            database_url,
+            db: DbOptions {
+                max_connections: args.database_max_connections,
+                sqlite_durability,
+                ..DbOptions::default()
+            },
+            blobs,
+        })
+    }
+}
+
+/// Per-key request rate limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Requests per second; 0 turns the limit off.
+    pub per_second: u32,
+    pub burst: u32,
+}
+
+/// Everything `serve` needs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub public_url: String,
+    pub storage: StorageSettings,
+    pub rate_limit: RateLimit,
+    pub consistency_timeout: Duration,
+}
+
+impl Settings {
+    pub fn from_args(common: &CommonArgs, serve: &ServeArgs) -> anyhow::Result<Settings> {
+        let public_url = serve
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", serve.listen))
+            .trim_end_matches('/')
+            .to_owned();
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            anyhow::bail!("public url must start with http:// or https://, got {public_url:?}");
+        }
+        Ok(Settings {
+            listen: serve.listen,
+            public_url,
+            storage: StorageSettings::from_args(common)?,
+            rate_limit: RateLimit {
+                per_second: serve.rate_limit,
+                burst: serve.rate_limit_burst.max(1),
+            },
+            consistency_timeout: Duration::from_millis(serve.consistency_timeout_ms),
+        })
+    }
+}

@@ -1,0 +1,249 @@
+//! The one place where errors become HTTP responses.
+//!
+//! Every error answers `{"error": {"code": "stable_snake_case", "message":
+//! "a human sentence"}}` with its status. Internal errors are logged with
+//! their cause chain and shown as an opaque message: nothing internal leaks
+//! in a 500.
+
+use std::borrow::Cow;
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use domain::workspace::WorkspaceError;
+use projections::WaitError;
+use serde::Serialize;
+use store::StoreError;
+use utoipa::ToSchema;
+
+use crate::commands::CommandError;
+
+/// An error answer of the API.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: Cow<'static, str>,
+    pub message: String,
+    /// Seconds after which a retry may succeed (`Retry-After`).
+    pub retry_after: Option<u64>,
+    /// The cause of a 500, for the log only.
+    pub internal: Option<anyhow::Error>,
+}
+
+/// The body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, machine-readable snake_case code.
+    #[schema(example = "not_found")]
+    pub code: String,
+    /// A sentence for people.
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code: code.into(),
+            message: message.into(),
+            retry_after: None,
+            internal: None,
+        }
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, code, message)
+    }
+
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, code, message)
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::CONFLICT, code, message)
+    }
+
+    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
+
+    pub fn rate_limited(retry_after: u64) -> ApiError {
+        ApiError {
+            retry_after: Some(retry_after),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many requests for this API key; retry after a pause",
+            )
+        }
+    }
+
+    pub fn internal(err: impl Into<anyhow::Error>) -> ApiError {
+        ApiError {
+            internal: Some(err.into()),
+            ..ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "an internal error occurred; it has been logged",
+            )
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Some(err) = &self.internal {
+            tracing::error!(error = format!("{err:#}"), "internal error");
+        }
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code.into_owned(),
+                message: self.message,
+            },
+        };
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        ApiError::internal(err)
+    }
+}
+
+impl From<WaitError> for ApiError {
+    fn from(err: WaitError) -> Self {
+        match err {
+            WaitError::Timeout { name, .. } => ApiError {
+                retry_after: Some(1),
+                ..ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "consistency_timeout",
+                    format!("the {name} view has not caught up with the requested position yet; retry shortly"),
+                )
+            },
+            WaitError::Stopped { name, .. } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "projection_stopped",
+                format!("the {name} view is stopped; see /readyz"),
+            ),
+            WaitError::Unknown(_) | WaitError::Store(_) => ApiError::internal(err),
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::MissingJsonContentType(_) => ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "the request body must be JSON with Content-Type: application/json",
+            ),
+            JsonRejection::JsonSyntaxError(e) => ApiError::bad_request("invalid_json", format!("the body is not valid JSON: {}", e.body_text())),
+            JsonRejection::JsonDataError(e) => ApiError::unprocessable("invalid_body", e.body_text()),
+            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => payload_too_large(),
+            other => ApiError::bad_request("invalid_body", other.body_text()),
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::bad_request("invalid_query", rejection.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        ApiError::bad_request("invalid_path", rejection.body_text())
+    }
+}
+
+pub fn payload_too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        "the request body is larger than this endpoint accepts",
+    )
+}
+
+impl<E: std::error::Error + Send + Sync + 'static> CommandError<E> {
+    /// Maps a command error; `rejected` maps the aggregate's own refusals.
+    fn into_api(self, rejected: impl FnOnce(E) -> ApiError) -> ApiError {
+        match self {
+            CommandError::Rejected(err) => rejected(err),
+            CommandError::Conflict => ApiError::conflict("concurrent_update", "the resource changed concurrently; retry the request"),
+            CommandError::Internal(err) => ApiError::internal(err),
+        }
+    }
+}
+
+impl From<CommandError<WorkspaceError>> for ApiError {
+    fn from(err: CommandError<WorkspaceError>) -> Self {
+        err.into_api(|err| {
+            let message = err.to_string();
+            match err {
+                WorkspaceError::AlreadyCreated => ApiError::conflict("workspace_exists", message),
+                WorkspaceError::NotCreated => ApiError::not_found("workspace_not_found", message),
+                WorkspaceError::EmptyName | WorkspaceError::NameTooLong => {
+                    ApiError::unprocessable("invalid_workspace_name", message)
+                }
+                WorkspaceError::LabelTooLong => ApiError::unprocessable("invalid_label", message),
+                WorkspaceError::DuplicateKey(_) => ApiError::conflict("api_key_exists", message),
+                WorkspaceError::UnknownKey(_) => ApiError::not_found("api_key_not_found", message),
+                WorkspaceError::AlreadyRevoked(_) => ApiError::conflict("api_key_revoked", message),
+                WorkspaceError::LastActiveKey(_) => ApiError::conflict("last_active_key", message),
+            }
+        })
+    }
+}
+
+/// Gives framework-made error responses (unknown route, wrong method, body
+/// too large, timeout) the same JSON shape as ours.
+pub async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json {
+        return response;
+    }
+    let (code, message) = match status {
+        StatusCode::NOT_FOUND => ("not_found", "no such resource"),
+        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "this resource does not accept that method"),
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the request body is larger than this endpoint accepts"),
+        StatusCode::REQUEST_TIMEOUT => ("request_timeout", "the request took too long"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "this content type is not accepted here"),
+        s if s.is_server_error() => ("internal_error", "an internal error occurred; it has been logged"),
+        _ => ("bad_request", "the request is not valid"),
+    };
+    let mut json = ApiError::new(status, code, message).into_response();
+    for (name, value) in response.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            json.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    json
+}

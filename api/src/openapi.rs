@@ -1,0 +1,41 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "AllureConnect API",
+        description = "Host SCORM, xAPI, cmi5 and AICC content: workspaces, API keys, the event log.\n\n\
+            Authenticate with `Authorization: Bearer <key>`; `ac_live_` keys see live data, `ac_test_` keys \
+            sandbox data. Errors are `{\"error\": {\"code\", \"message\"}}`. Writes return the log `position` of \
+            their last event; pass it as `min_position` to a read to see the write there.",
+        license(name = "Apache-2.0")
+    ),
+    modifiers(&Security),
+    tags(
+        (name = "workspace", description = "The caller's workspace"),
+        (name = "api-keys", description = "API keys of the caller's environment"),
+        (name = "events", description = "The workspace's event log, for audits and replays"),
+        (name = "health", description = "Liveness and readiness"),
+    )
+)]
+pub struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("ac_live_… or ac_test_…")
+                    .build(),
+            ),
+        );
+    }
+}

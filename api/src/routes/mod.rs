@@ -1,0 +1,85 @@
+//! HTTP routes. Handlers extract, convert, execute: no SQL, no rules.
+
+pub mod api_keys;
+pub mod events;
+pub mod health;
+pub mod workspace;
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header::CONTENT_TYPE;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// A JSON body whose rejections are [`ApiError`]s.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+/// A query string whose rejections are [`ApiError`]s.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
+
+/// An optional JSON body: none when the body is empty.
+pub struct MaybeJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for MaybeJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let has_body = request
+            .headers()
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_none_or(|v| v != "0");
+        let has_type = request.headers().contains_key(CONTENT_TYPE);
+        if !has_body || !has_type {
+            // No content type: only an empty body is acceptable.
+            let bytes = axum::body::Bytes::from_request(request, state)
+                .await
+                .map_err(|_| crate::error::payload_too_large())?;
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                return Ok(MaybeJson(None));
+            }
+            return Err(ApiError::new(
+                axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "the request body must be JSON with Content-Type: application/json",
+            ));
+        }
+        let ApiJson(value) = ApiJson::<T>::from_request(request, state).await?;
+        Ok(MaybeJson(Some(value)))
+    }
+}
+
+/// Where a write landed in the log; pass it as `min_position` to a read to
+/// see the write there.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Written<T> {
+    #[serde(flatten)]
+    pub data: T,
+    /// Log position of the write's last event.
+    pub position: i64,
+}
+
+/// The `/api/v1` routes with their OpenAPI description.
+pub fn api_v1() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(workspace::get_workspace))
+        .routes(routes!(api_keys::list_api_keys, api_keys::create_api_key))
+        .routes(routes!(api_keys::get_api_key, api_keys::revoke_api_key))
+        .routes(routes!(events::list_events))
+}
+
+/// Health routes (outside `/api/v1`).
+pub fn health() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+}
