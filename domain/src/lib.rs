@@ -7,4 +7,5 @@
 
 pub mod cmi;
 pub mod package;
+pub mod sequencing;
 pub mod xapi;
