@@ -76,6 +76,7 @@ pub(crate) fn import(ctx: &mut Context<'_>, bare: Option<&[u8]>) -> Option<Cours
         ctx,
         ids: HashMap::new(),
         objective_ids: Vec::new(),
+        au_count: 0,
     };
     let Some(course_element) = root.child("course") else {
         let location = parser.ctx.at(root, "/courseStructure");
@@ -106,11 +107,7 @@ pub(crate) fn import(ctx: &mut Context<'_>, bare: Option<&[u8]>) -> Option<Cours
     let mut course_activity = Activity::new(course_id.clone(), title.clone());
     course_activity.description = description.clone();
     course_activity.children = parser.members(root, "/courseStructure");
-    if !course_activity
-        .children
-        .iter()
-        .any(|child| child.launch.is_some() || !child.children.is_empty())
-    {
+    if parser.au_count == 0 {
         let location = parser.ctx.at(root, "/courseStructure");
         parser.ctx.push(
             FindingCode::NoLaunchableActivity,
@@ -167,6 +164,7 @@ struct Parser<'c, 'a> {
     /// Every id seen (course, blocks, AUs, objectives), with where.
     ids: HashMap<String, String>,
     objective_ids: Vec<String>,
+    au_count: usize,
 }
 
 impl Parser<'_, '_> {
@@ -279,6 +277,7 @@ impl Parser<'_, '_> {
     }
 
     fn au(&mut self, element: &Element, path: &str) -> Activity {
+        self.au_count += 1;
         let id = self.id(element, path, "id", "au");
         let title = langstring(element, "title").unwrap_or_else(|| id.clone());
         let mut activity = Activity::new(id.clone(), title);

@@ -234,7 +234,11 @@ fn is_adlseq(element: &Element) -> bool {
 pub(crate) fn read(ctx: &mut Context<'_>, sequencing: &Element, path: &str) -> PartialSequencing {
     let mut partial = PartialSequencing::default();
     for child in &sequencing.children {
-        let child_path = format!("{path}/{}", child.local);
+        let child_path = if is_adlseq(child) {
+            format!("{path}/adlseq:{}", child.local)
+        } else {
+            format!("{path}/{}", child.local)
+        };
         let local = child.local.to_ascii_lowercase();
         match local.as_str() {
             "controlmode" => {

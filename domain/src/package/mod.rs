@@ -325,7 +325,10 @@ pub fn import_package(
     if let Some(root) = &recognition.package_root {
         report.push(
             FindingCode::NestedPackageRoot,
-            format!("the manifest is in folder {root:?}, used as the package root"),
+            format!(
+                "the manifest is in folder {:?}, used as the package root",
+                root.as_str()
+            ),
             Location::file(recognition.manifest.as_str()),
         );
     }
@@ -399,6 +402,8 @@ pub(crate) struct Context<'a> {
     /// Files relative to the package root.
     relative: HashSet<PackagePath>,
     lowercase: HashMap<String, PackagePath>,
+    /// Case mismatches already reported.
+    reported_case: HashSet<PackagePath>,
     pub(crate) recognition: &'a Recognition,
     pub(crate) options: &'a ImportOptions,
     pub(crate) report: ValidationReport,
@@ -429,6 +434,7 @@ impl<'a> Context<'a> {
             files,
             relative,
             lowercase,
+            reported_case: HashSet::new(),
             recognition,
             options,
             report,
@@ -491,18 +497,17 @@ impl<'a> Context<'a> {
         if self.relative.contains(relative) {
             return Some(relative.clone());
         }
-        let Some(actual) = self
+        let actual = self
             .lowercase
             .get(&relative.as_str().to_lowercase())
-            .cloned()
-        else {
-            return None;
-        };
-        self.report.push(
-            FindingCode::PathCaseMismatch,
-            format!("{relative} is in the package as {actual}"),
-            location.clone(),
-        );
+            .cloned()?;
+        if self.reported_case.insert(relative.clone()) {
+            self.report.push(
+                FindingCode::PathCaseMismatch,
+                format!("{relative} is in the package as {actual}"),
+                location.clone(),
+            );
+        }
         Some(actual)
     }
 

@@ -396,12 +396,12 @@ impl<'d> Parser<'_, '_, 'd> {
     /// Reports duplicates among organizations, items, resources and
     /// sub-manifests, anywhere in the manifest.
     fn check_identifiers(&mut self, root: &Element) {
-        let mut seen: HashMap<String, (&'static str, String)> = HashMap::new();
+        let mut seen: HashMap<String, (&'static str, u32)> = HashMap::new();
         let mut findings = Vec::new();
         fn visit(
             element: &Element,
             path: &str,
-            seen: &mut HashMap<String, (&'static str, String)>,
+            seen: &mut HashMap<String, (&'static str, u32)>,
             findings: &mut Vec<(FindingCode, String, u32, u32, String)>,
         ) {
             let kind = if element.is("organization") {
@@ -426,9 +426,9 @@ impl<'d> Parser<'_, '_, 'd> {
             if let (Some(kind), Some(id)) = (kind, element.attr("identifier")) {
                 let id = id.trim().to_owned();
                 match seen.get(&id) {
-                    Some((other_kind, other_path)) if *other_kind == kind => findings.push((
+                    Some((other_kind, other_line)) if *other_kind == kind => findings.push((
                         FindingCode::DuplicateIdentifier,
-                        format!("{kind} identifier {id:?} is also used at {other_path}"),
+                        format!("{kind} identifier {id:?} is already used on line {other_line}"),
                         element.line,
                         element.column,
                         own_path.clone(),
@@ -436,14 +436,19 @@ impl<'d> Parser<'_, '_, 'd> {
                     Some((other_kind, _)) => findings.push((
                         FindingCode::IdentifierReusedAcrossKinds,
                         format!(
-                            "{kind} identifier {id:?} is also the identifier of a {other_kind}"
+                            "{kind} identifier {id:?} is also the identifier of {} {other_kind}",
+                            if other_kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                                "an"
+                            } else {
+                                "a"
+                            }
                         ),
                         element.line,
                         element.column,
                         own_path.clone(),
                     )),
                     None => {
-                        seen.insert(id, (kind, own_path.clone()));
+                        seen.insert(id, (kind, element.line));
                     }
                 }
             }

@@ -40,8 +40,8 @@ pub(crate) fn import(ctx: &mut Context<'_>) -> Option<Course> {
         else {
             let location = ctx.at(element, &path);
             ctx.push(
-                FindingCode::MissingRequired,
-                "activity without id",
+                FindingCode::InvalidValue,
+                "activity without id ignored",
                 location,
             );
             continue;
