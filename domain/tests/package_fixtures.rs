@@ -330,3 +330,9 @@ fn every_standard_round_trips_through_json() {
         assert_eq!(back, course, "{name}");
     }
 }
+
+#[test]
+fn sequencing_defaults_are_pinned() {
+    let json = serde_json::to_string_pretty(&SequencingDefinition::default()).unwrap();
+    expect_test::expect_file![data_dir().join("sequencing_defaults.json")].assert_eq(&json);
+}

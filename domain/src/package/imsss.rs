@@ -1,11 +1,18 @@
 //! Reading `imsss:sequencing` (and the `adlseq` extensions) into
-//! [`SequencingDefinition`]s.
+//! [`SequencingDefinition`]s, with the spec defaults applied.
 //!
-//! Each element is read into a [`PartialSequencing`] in which every child
-//! element is optional, so that a local definition can be laid over one from
-//! `imsss:sequencingCollection` element by element (an element given locally
-//! replaces the referenced one whole), and the spec defaults are applied only
-//! at the end.
+//! A local `imsss:sequencing@IDRef` is merged with the referenced definition
+//! of `imsss:sequencingCollection` before it is read, the way ADL's sample
+//! RTE and conformance suite do (test packages CM-03b, CM-07d, SX-05):
+//! - elements that carry only attributes (`controlMode`, `limitConditions`,
+//!   `randomizationControls`, `deliveryControls`,
+//!   `adlseq:constrainedChoiceConsiderations`, `adlseq:rollupConsiderations`)
+//!   are merged attribute by attribute, local attributes winning;
+//! - `rollupRules` merges its attributes the same way, and its `rollupRule`
+//!   list is the local one when the local element has any, else the
+//!   referenced one;
+//! - list elements (`sequencingRules`, `objectives`, `auxiliaryResources`,
+//!   `adlseq:objectives`) given locally replace the referenced element whole.
 
 use std::sync::LazyLock;
 
@@ -27,22 +34,6 @@ use crate::sequencing::definition::{
 pub(crate) const IMSSS: &str = "http://www.imsglobal.org/xsd/imsss";
 pub(crate) const ADLSEQ: &str = "http://www.adlnet.org/xsd/adlseq_v1p3";
 
-/// One `imsss:sequencing` element, each child element optional.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct PartialSequencing {
-    control_mode: Option<ControlMode>,
-    sequencing_rules: Option<SequencingRules>,
-    limit_conditions: Option<LimitConditions>,
-    auxiliary_resources: Option<Vec<AuxiliaryResource>>,
-    rollup_rules: Option<RollupRules>,
-    objectives: Option<Objectives>,
-    randomization_controls: Option<RandomizationControls>,
-    delivery_controls: Option<DeliveryControls>,
-    constrained_choice_considerations: Option<ConstrainedChoiceConsiderations>,
-    rollup_considerations: Option<RollupConsiderations>,
-    adl_objectives: Option<Vec<AdlObjective>>,
-}
-
 #[derive(Debug, Clone, PartialEq)]
 struct AdlObjective {
     objective_id: String,
@@ -52,67 +43,88 @@ struct AdlObjective {
     column: u32,
 }
 
-impl PartialSequencing {
-    /// `local` laid over `self`: each element `local` has replaces ours.
-    pub(crate) fn overlay(self, local: PartialSequencing) -> PartialSequencing {
-        PartialSequencing {
-            control_mode: local.control_mode.or(self.control_mode),
-            sequencing_rules: local.sequencing_rules.or(self.sequencing_rules),
-            limit_conditions: local.limit_conditions.or(self.limit_conditions),
-            auxiliary_resources: local.auxiliary_resources.or(self.auxiliary_resources),
-            rollup_rules: local.rollup_rules.or(self.rollup_rules),
-            objectives: local.objectives.or(self.objectives),
-            randomization_controls: local.randomization_controls.or(self.randomization_controls),
-            delivery_controls: local.delivery_controls.or(self.delivery_controls),
-            constrained_choice_considerations: local
-                .constrained_choice_considerations
-                .or(self.constrained_choice_considerations),
-            rollup_considerations: local.rollup_considerations.or(self.rollup_considerations),
-            adl_objectives: local.adl_objectives.or(self.adl_objectives),
+/// Merges a local `imsss:sequencing` element over the referenced one (see the
+/// module docs).
+pub(crate) fn merge(reference: &Element, local: &Element) -> Element {
+    let mut merged = local.clone();
+    merged.children = reference.children.clone();
+    for child in &local.children {
+        let key = merge_key(child);
+        let Some(at) = merged.children.iter().position(|own| merge_key(own) == key) else {
+            merged.children.push(child.clone());
+            continue;
+        };
+        let attribute_merged = matches!(
+            key.as_str(),
+            "controlmode"
+                | "limitconditions"
+                | "randomizationcontrols"
+                | "deliverycontrols"
+                | "constrainedchoiceconsiderations"
+                | "rollupconsiderations"
+                | "rolluprules"
+        );
+        if !attribute_merged {
+            merged.children[at] = child.clone();
+            continue;
         }
-    }
-
-    /// Applies defaults and attaches `adlseq:objectives` map info to the
-    /// objective it names.
-    pub(crate) fn finish(self, ctx: &mut Context<'_>) -> SequencingDefinition {
-        let mut objectives = self.objectives.unwrap_or_default();
-        for adl in self.adl_objectives.unwrap_or_default() {
-            let target = std::iter::once(&mut objectives.primary)
-                .chain(objectives.others.iter_mut())
-                .find(|objective| objective.id.as_deref() == Some(adl.objective_id.as_str()));
-            match target {
-                Some(objective) => objective.extended_map_info.extend(adl.map_info),
-                None => {
-                    let location = super::Location {
-                        file: Some(ctx.manifest_name()),
-                        line: Some(adl.line),
-                        column: Some(adl.column),
-                        path: Some(adl.path.clone()),
-                    };
-                    ctx.push(
-                        FindingCode::DanglingObjectiveRef,
-                        format!(
-                            "adlseq:objective {:?} names no objective of this activity",
-                            adl.objective_id
-                        ),
-                        location,
-                    );
-                }
+        let target = &mut merged.children[at];
+        for attribute in &child.attributes {
+            match target
+                .attributes
+                .iter_mut()
+                .find(|own| own.local.eq_ignore_ascii_case(&attribute.local))
+            {
+                Some(own) => own.value = attribute.value.clone(),
+                None => target.attributes.push(attribute.clone()),
             }
         }
-        SequencingDefinition {
-            control_mode: self.control_mode.unwrap_or_default(),
-            sequencing_rules: self.sequencing_rules.unwrap_or_default(),
-            limit_conditions: self.limit_conditions.unwrap_or_default(),
-            auxiliary_resources: self.auxiliary_resources.unwrap_or_default(),
-            rollup_rules: self.rollup_rules.unwrap_or_default(),
-            objectives,
-            randomization_controls: self.randomization_controls.unwrap_or_default(),
-            delivery_controls: self.delivery_controls.unwrap_or_default(),
-            constrained_choice_considerations: self
-                .constrained_choice_considerations
-                .unwrap_or_default(),
-            rollup_considerations: self.rollup_considerations.unwrap_or_default(),
+        if key == "rolluprules" && child.children.iter().any(|rule| rule.is("rollupRule")) {
+            target.children = child.children.clone();
+        }
+        target.line = child.line;
+        target.column = child.column;
+    }
+    merged
+}
+
+fn merge_key(element: &Element) -> String {
+    let local = element.local.to_ascii_lowercase();
+    if local == "objectives" && is_adlseq(element) {
+        "adlseq:objectives".to_owned()
+    } else {
+        local
+    }
+}
+
+/// Attaches `adlseq:objectives` map info to the objective it names.
+fn attach_adl_objectives(
+    ctx: &mut Context<'_>,
+    objectives: &mut Objectives,
+    adl: Vec<AdlObjective>,
+) {
+    for adl in adl {
+        let target = std::iter::once(&mut objectives.primary)
+            .chain(objectives.others.iter_mut())
+            .find(|objective| objective.id.as_deref() == Some(adl.objective_id.as_str()));
+        match target {
+            Some(objective) => objective.extended_map_info.extend(adl.map_info),
+            None => {
+                let location = super::Location {
+                    file: Some(ctx.manifest_name()),
+                    line: Some(adl.line),
+                    column: Some(adl.column),
+                    path: Some(adl.path.clone()),
+                };
+                ctx.push(
+                    FindingCode::DanglingObjectiveRef,
+                    format!(
+                        "adlseq:objective {:?} names no objective of this activity",
+                        adl.objective_id
+                    ),
+                    location,
+                );
+            }
         }
     }
 }
@@ -230,9 +242,14 @@ fn is_adlseq(element: &Element) -> bool {
     element.in_vocabulary(ADLSEQ, "adlseq")
 }
 
-/// Reads one `imsss:sequencing` element.
-pub(crate) fn read(ctx: &mut Context<'_>, sequencing: &Element, path: &str) -> PartialSequencing {
-    let mut partial = PartialSequencing::default();
+/// Reads one (already merged) `imsss:sequencing` element, applying defaults.
+pub(crate) fn read(
+    ctx: &mut Context<'_>,
+    sequencing: &Element,
+    path: &str,
+) -> SequencingDefinition {
+    let mut definition = SequencingDefinition::default();
+    let mut adl_objectives = Vec::new();
     for child in &sequencing.children {
         let child_path = if is_adlseq(child) {
             format!("{path}/adlseq:{}", child.local)
@@ -243,7 +260,7 @@ pub(crate) fn read(ctx: &mut Context<'_>, sequencing: &Element, path: &str) -> P
         match local.as_str() {
             "controlmode" => {
                 let mut a = attrs(ctx, child, &child_path);
-                partial.control_mode = Some(ControlMode {
+                definition.control_mode = ControlMode {
                     choice: a.bool("choice", true),
                     choice_exit: a.bool("choiceExit", true),
                     flow: a.bool("flow", false),
@@ -252,14 +269,14 @@ pub(crate) fn read(ctx: &mut Context<'_>, sequencing: &Element, path: &str) -> P
                         .bool("useCurrentAttemptObjectiveInfo", true),
                     use_current_attempt_progress_info: a
                         .bool("useCurrentAttemptProgressInfo", true),
-                });
+                };
             }
             "sequencingrules" => {
-                partial.sequencing_rules = Some(sequencing_rules(ctx, child, &child_path));
+                definition.sequencing_rules = sequencing_rules(ctx, child, &child_path);
             }
             "limitconditions" => {
                 let mut a = attrs(ctx, child, &child_path);
-                partial.limit_conditions = Some(LimitConditions {
+                definition.limit_conditions = LimitConditions {
                     attempt_limit: a.count("attemptLimit"),
                     attempt_absolute_duration_limit: a.duration("attemptAbsoluteDurationLimit"),
                     attempt_experienced_duration_limit: a
@@ -269,7 +286,7 @@ pub(crate) fn read(ctx: &mut Context<'_>, sequencing: &Element, path: &str) -> P
                         .duration("activityExperiencedDurationLimit"),
                     begin_time_limit: a.date_time("beginTimeLimit"),
                     end_time_limit: a.date_time("endTimeLimit"),
-                });
+                };
             }
             "auxiliaryresources" => {
                 let resources = child
@@ -281,16 +298,16 @@ pub(crate) fn read(ctx: &mut Context<'_>, sequencing: &Element, path: &str) -> P
                         })
                     })
                     .collect();
-                partial.auxiliary_resources = Some(resources);
+                definition.auxiliary_resources = resources;
             }
-            "rolluprules" => partial.rollup_rules = Some(rollup_rules(ctx, child, &child_path)),
+            "rolluprules" => definition.rollup_rules = rollup_rules(ctx, child, &child_path),
             "objectives" if is_adlseq(child) => {
-                partial.adl_objectives = Some(adl_objectives(ctx, child, &child_path));
+                adl_objectives = read_adl_objectives(ctx, child, &child_path);
             }
-            "objectives" => partial.objectives = Some(objectives(ctx, child, &child_path)),
+            "objectives" => definition.objectives = objectives(ctx, child, &child_path),
             "randomizationcontrols" => {
                 let mut a = attrs(ctx, child, &child_path);
-                partial.randomization_controls = Some(RandomizationControls {
+                definition.randomization_controls = RandomizationControls {
                     randomization_timing: a.token(
                         "randomizationTiming",
                         RandomizationTiming::from_token,
@@ -303,39 +320,40 @@ pub(crate) fn read(ctx: &mut Context<'_>, sequencing: &Element, path: &str) -> P
                         RandomizationTiming::from_token,
                         RandomizationTiming::Never,
                     ),
-                });
+                };
             }
             "deliverycontrols" => {
                 let mut a = attrs(ctx, child, &child_path);
-                partial.delivery_controls = Some(DeliveryControls {
+                definition.delivery_controls = DeliveryControls {
                     tracked: a.bool("tracked", true),
                     completion_set_by_content: a.bool("completionSetByContent", false),
                     objective_set_by_content: a.bool("objectiveSetByContent", false),
-                });
+                };
             }
             "constrainedchoiceconsiderations" => {
                 let mut a = attrs(ctx, child, &child_path);
-                partial.constrained_choice_considerations = Some(ConstrainedChoiceConsiderations {
+                definition.constrained_choice_considerations = ConstrainedChoiceConsiderations {
                     prevent_activation: a.bool("preventActivation", false),
                     constrain_choice: a.bool("constrainChoice", false),
-                });
+                };
             }
             "rollupconsiderations" => {
                 let mut a = attrs(ctx, child, &child_path);
                 let always = RollupConsideration::Always;
                 let parse = RollupConsideration::from_token;
-                partial.rollup_considerations = Some(RollupConsiderations {
+                definition.rollup_considerations = RollupConsiderations {
                     required_for_satisfied: a.token("requiredForSatisfied", parse, always),
                     required_for_not_satisfied: a.token("requiredForNotSatisfied", parse, always),
                     required_for_completed: a.token("requiredForCompleted", parse, always),
                     required_for_incomplete: a.token("requiredForIncomplete", parse, always),
                     measure_satisfaction_if_active: a.bool("measureSatisfactionIfActive", true),
-                });
+                };
             }
             _ => {}
         }
     }
-    partial
+    attach_adl_objectives(ctx, &mut definition.objectives, adl_objectives);
+    definition
 }
 
 fn sequencing_rules(ctx: &mut Context<'_>, element: &Element, path: &str) -> SequencingRules {
@@ -608,7 +626,7 @@ fn objective(ctx: &mut Context<'_>, element: &Element, path: &str) -> ObjectiveD
     }
 }
 
-fn adl_objectives(ctx: &mut Context<'_>, element: &Element, path: &str) -> Vec<AdlObjective> {
+fn read_adl_objectives(ctx: &mut Context<'_>, element: &Element, path: &str) -> Vec<AdlObjective> {
     let mut out = Vec::new();
     for (index, objective) in element.children_named("objective").enumerate() {
         let objective_path = format!("{path}/{}[{}]", objective.local, index + 1);
@@ -659,7 +677,68 @@ fn adl_objectives(ctx: &mut Context<'_>, element: &Element, path: &str) -> Vec<A
 
 #[cfg(test)]
 mod tests {
-    use super::is_duration;
+    use super::{is_duration, merge};
+    use crate::package::xml;
+
+    fn merged(reference: &str, local: &str) -> String {
+        let reference = xml::parse(reference).unwrap().root;
+        let local = xml::parse(local).unwrap().root;
+        let mut out = String::new();
+        for child in merge(&reference, &local).children {
+            let mut attributes: Vec<String> = child
+                .attributes
+                .iter()
+                .map(|a| format!("{}={}", a.local, a.value))
+                .collect();
+            attributes.sort();
+            let children: Vec<String> = child
+                .children
+                .iter()
+                .map(|c| {
+                    c.attr("objectiveID")
+                        .or(c.attr("childActivitySet"))
+                        .unwrap_or(&c.local)
+                        .to_owned()
+                })
+                .collect();
+            out.push_str(&format!(
+                "{}[{}]{{{}}} ",
+                child.local,
+                attributes.join(","),
+                children.join(",")
+            ));
+        }
+        out.trim_end().to_owned()
+    }
+
+    #[test]
+    fn idref_merge_overlays_attributes_and_replaces_lists() {
+        let reference = r#"<sequencing ID="S">
+            <controlMode forwardOnly="true" choiceExit="false"/>
+            <rollupRules rollupProgressCompletion="false"><rollupRule childActivitySet="any"/></rollupRules>
+            <objectives><primaryObjective objectiveID="R-P"/><objective objectiveID="R-O"/></objectives>
+            <adlseq:constrainedChoiceConsiderations xmlns:adlseq="http://www.adlnet.org/xsd/adlseq_v1p3" constrainChoice="true" preventActivation="true"/>
+        </sequencing>"#;
+        let local = r#"<sequencing IDRef="S">
+            <controlMode choice="false" flow="true"/>
+            <rollupRules objectiveMeasureWeight="0.5"/>
+            <objectives><primaryObjective objectiveID="L-P"/></objectives>
+            <deliveryControls tracked="false"/>
+        </sequencing>"#;
+        assert_eq!(
+            merged(reference, local),
+            "controlMode[choice=false,choiceExit=false,flow=true,forwardOnly=true]{} \
+             rollupRules[objectiveMeasureWeight=0.5,rollupProgressCompletion=false]{any} \
+             objectives[]{L-P} \
+             constrainedChoiceConsiderations[constrainChoice=true,preventActivation=true]{} \
+             deliveryControls[tracked=false]{}"
+        );
+        let local_rules = r#"<sequencing IDRef="S"><rollupRules><rollupRule childActivitySet="all"/></rollupRules></sequencing>"#;
+        assert!(
+            merged(reference, local_rules)
+                .contains("rollupRules[rollupProgressCompletion=false]{all}")
+        );
+    }
 
     #[test]
     fn durations() {

@@ -11,7 +11,7 @@ use super::course::{
     TimeLimitAction,
 };
 use super::finding::{FindingCode, Location};
-use super::imsss::{self, PartialSequencing};
+use super::imsss;
 use super::path::PackagePath;
 use super::xml::{Document, Element};
 use super::{Context, parse_bool, parse_decimal, tool, url};
@@ -170,7 +170,7 @@ struct Parser<'c, 'a, 'd> {
     resources: HashMap<String, RawResource<'d>>,
     resource_order: Vec<String>,
     sub_manifests: HashMap<String, (&'d Element, Vec<String>)>,
-    collection: HashMap<String, PartialSequencing>,
+    collection: HashMap<String, Element>,
     launched: BTreeSet<String>,
     generated_ids: usize,
 }
@@ -550,9 +550,7 @@ impl<'d> Parser<'_, '_, 'd> {
                     );
                     continue;
                 };
-                let path = format!("/manifest/sequencingCollection/sequencing[@ID='{id}']");
-                let partial = imsss::read(self.ctx, sequencing, &path);
-                self.collection.insert(id.to_owned(), partial);
+                self.collection.insert(id.to_owned(), sequencing.clone());
             }
         }
     }
@@ -677,19 +675,18 @@ impl<'d> Parser<'_, '_, 'd> {
         path: &str,
     ) -> crate::sequencing::definition::SequencingDefinition {
         let Some(sequencing) = element.child("sequencing") else {
-            return PartialSequencing::default().finish(self.ctx);
+            return crate::sequencing::definition::SequencingDefinition::default();
         };
         let sequencing_path = format!("{path}/sequencing");
-        let local = imsss::read(self.ctx, sequencing, &sequencing_path);
-        let base = match sequencing
+        let reference = sequencing
             .attr("IDRef")
             .map(str::trim)
-            .filter(|id| !id.is_empty())
-        {
-            None => PartialSequencing::default(),
+            .filter(|id| !id.is_empty());
+        let merged = match reference {
+            None => None,
             Some(reference) => {
                 match self.collection.get(reference) {
-                    Some(base) => base.clone(),
+                    Some(base) => Some(imsss::merge(base, sequencing)),
                     None => {
                         let location = self.location(sequencing, &sequencing_path);
                         self.ctx.push(
@@ -697,12 +694,16 @@ impl<'d> Parser<'_, '_, 'd> {
                         format!("IDRef {reference:?} names no sequencing in the sequencingCollection"),
                         location,
                     );
-                        PartialSequencing::default()
+                        None
                     }
                 }
             }
         };
-        base.overlay(local).finish(self.ctx)
+        imsss::read(
+            self.ctx,
+            merged.as_ref().unwrap_or(sequencing),
+            &sequencing_path,
+        )
     }
 
     fn item(&mut self, element: &'d Element, path: &str) -> Activity {
