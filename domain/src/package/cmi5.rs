@@ -74,6 +74,7 @@ pub(crate) fn import(ctx: &mut Context<'_>, bare: Option<&[u8]>) -> Option<Cours
     }
     let mut parser = Parser {
         ctx,
+        namespaced: root.namespace.is_some(),
         ids: HashMap::new(),
         objective_ids: Vec::new(),
         au_count: 0,
@@ -87,7 +88,9 @@ pub(crate) fn import(ctx: &mut Context<'_>, bare: Option<&[u8]>) -> Option<Cours
         );
         return None;
     };
+    parser.check_sequence(root, "/courseStructure", &COURSE_STRUCTURE);
     let course_path = "/courseStructure/course";
+    parser.check_sequence(course_element, course_path, &COURSE);
     let course_id = parser.id(course_element, course_path, "id", "course");
     let title = langstring(course_element, "title").unwrap_or_else(|| course_id.clone());
     let description = langstring(course_element, "description");
@@ -96,6 +99,7 @@ pub(crate) fn import(ctx: &mut Context<'_>, bare: Option<&[u8]>) -> Option<Cours
         for (index, objective) in list.children_named("objective").enumerate() {
             let path = format!("/courseStructure/objectives/objective[{}]", index + 1);
             let id = parser.id(objective, &path, "id", "objective");
+            parser.check_sequence(objective, &path, &OBJECTIVE);
             parser.objective_ids.push(id.clone());
             objectives.push(CourseObjective {
                 id,
@@ -150,6 +154,16 @@ pub fn is_iri(value: &str) -> bool {
         })
 }
 
+/// Whether `value` can be a URL (IRI) reference: no whitespace, control
+/// characters or characters URLs exclude.
+fn is_url_reference(value: &str) -> bool {
+    !value.chars().any(|ch| {
+        ch.is_whitespace()
+            || ch.is_control()
+            || matches!(ch, '<' | '>' | '"' | '{' | '}' | '|' | '\\' | '^' | '`')
+    })
+}
+
 /// The best `<langstring>` of the `local` child: `en-US`, any `en`, the first.
 fn langstring(element: &Element, local: &str) -> Option<String> {
     let container = element.child(local)?;
@@ -159,8 +173,65 @@ fn langstring(element: &Element, local: &str) -> Option<String> {
     })
 }
 
+/// One particle of an `xs:sequence`: element names, minimum and maximum count.
+struct Particle {
+    names: &'static [&'static str],
+    min: usize,
+    max: usize,
+}
+
+const fn one(names: &'static [&'static str]) -> Particle {
+    Particle {
+        names,
+        min: 1,
+        max: 1,
+    }
+}
+
+const fn optional(names: &'static [&'static str]) -> Particle {
+    Particle {
+        names,
+        min: 0,
+        max: 1,
+    }
+}
+
+const fn many(names: &'static [&'static str]) -> Particle {
+    Particle {
+        names,
+        min: 1,
+        max: usize::MAX,
+    }
+}
+
+const COURSE_STRUCTURE: [Particle; 3] = [
+    one(&["course"]),
+    optional(&["objectives"]),
+    many(&["au", "block"]),
+];
+const COURSE: [Particle; 2] = [one(&["title"]), one(&["description"])];
+const OBJECTIVE: [Particle; 2] = [one(&["title"]), one(&["description"])];
+const BLOCK: [Particle; 4] = [
+    one(&["title"]),
+    one(&["description"]),
+    optional(&["objectives"]),
+    many(&["au", "block"]),
+];
+const AU: [Particle; 6] = [
+    one(&["title"]),
+    one(&["description"]),
+    optional(&["objectives"]),
+    one(&["url"]),
+    optional(&["launchParameters"]),
+    optional(&["entitlementKey"]),
+];
+const TEXT: [Particle; 1] = [many(&["langstring"])];
+
 struct Parser<'c, 'a> {
     ctx: &'c mut Context<'a>,
+    /// Whether the document uses the cmi5 namespace (else every unqualified
+    /// element counts as cmi5).
+    namespaced: bool,
     /// Every id seen (course, blocks, AUs, objectives), with where.
     ids: HashMap<String, String>,
     objective_ids: Vec<String>,
@@ -202,6 +273,69 @@ impl Parser<'_, '_> {
         id.to_owned()
     }
 
+    /// Whether `element` belongs to the cmi5 vocabulary (other namespaces are
+    /// extensions and may appear anywhere).
+    fn is_cmi5(&self, element: &Element) -> bool {
+        match &element.namespace {
+            Some(namespace) => namespace == CMI5_NAMESPACE,
+            None => !self.namespaced,
+        }
+    }
+
+    /// Checks the cmi5 children of `element` against an `xs:sequence`.
+    fn check_sequence(&mut self, element: &Element, path: &str, sequence: &[Particle]) {
+        let mut at = 0;
+        let mut count = 0;
+        let mut problems = Vec::new();
+        for child in element.children.iter().filter(|child| self.is_cmi5(child)) {
+            while at < sequence.len() && !sequence[at].names.contains(&child.local.as_str()) {
+                if count < sequence[at].min {
+                    problems.push(format!(
+                        "<{}> is missing before <{}>",
+                        sequence[at].names.join("|"),
+                        child.local
+                    ));
+                }
+                at += 1;
+                count = 0;
+            }
+            if at == sequence.len() {
+                problems.push(format!("<{}> is not expected here", child.local));
+                break;
+            }
+            count += 1;
+            if count > sequence[at].max {
+                problems.push(format!("<{}> appears more than once", child.local));
+            }
+        }
+        for (index, particle) in sequence.iter().enumerate().skip(at) {
+            let seen = if index == at { count } else { 0 };
+            if seen < particle.min {
+                problems.push(format!("<{}> is missing", particle.names.join("|")));
+            }
+        }
+        // Later problems are usually consequences of the first one.
+        if let Some(problem) = problems.into_iter().next() {
+            self.error(
+                FindingCode::Cmi5SchemaViolation,
+                element,
+                path,
+                format!("<{}>: {problem}", element.local),
+            );
+        }
+        let texts: Vec<&Element> = element
+            .children
+            .iter()
+            .filter(|child| self.is_cmi5(child))
+            .collect();
+        for child in texts {
+            if matches!(child.local.as_str(), "title" | "description") {
+                let child_path = format!("{path}/{}", child.local);
+                self.check_sequence(child, &child_path, &TEXT);
+            }
+        }
+    }
+
     fn error(&mut self, code: FindingCode, element: &Element, path: &str, message: String) {
         let location = self.ctx.at(element, path);
         self.ctx.push(code, message, location);
@@ -227,19 +361,12 @@ impl Parser<'_, '_> {
 
     fn block(&mut self, element: &Element, path: &str) -> Activity {
         let id = self.id(element, path, "id", "block");
+        self.check_sequence(element, path, &BLOCK);
         let title = langstring(element, "title").unwrap_or_else(|| id.clone());
         let mut activity = Activity::new(id, title);
         activity.description = langstring(element, "description");
         self.objective_references(element, path);
         activity.children = self.members(element, path);
-        if activity.children.is_empty() {
-            self.error(
-                FindingCode::MissingRequired,
-                element,
-                path,
-                format!("block {:?} has no au or block", activity.id),
-            );
-        }
         activity
     }
 
@@ -279,6 +406,7 @@ impl Parser<'_, '_> {
     fn au(&mut self, element: &Element, path: &str) -> Activity {
         self.au_count += 1;
         let id = self.id(element, path, "id", "au");
+        self.check_sequence(element, path, &AU);
         let title = langstring(element, "title").unwrap_or_else(|| id.clone());
         let mut activity = Activity::new(id.clone(), title);
         activity.description = langstring(element, "description");
@@ -353,16 +481,28 @@ impl Parser<'_, '_> {
         let launch_parameters = text("launchParameters");
         let entitlement_key = text("entitlementKey");
         let url_path = format!("{path}/url");
+        let Some(url_element) = element.child("url") else {
+            // Reported by the schema check.
+            return activity;
+        };
         let Some(raw_url) = text("url") else {
             self.error(
                 FindingCode::MissingRequired,
-                element,
+                url_element,
                 &url_path,
-                format!("au {id:?} has no url"),
+                format!("au {id:?} has an empty url"),
             );
             return activity;
         };
-        let url_element = element.child("url").unwrap_or(element);
+        if !is_url_reference(&raw_url) {
+            self.error(
+                FindingCode::Cmi5InvalidValue,
+                url_element,
+                &url_path,
+                format!("au {id:?} url {raw_url:?} is not a valid url"),
+            );
+            return activity;
+        }
         let query = raw_url
             .split('#')
             .next()

@@ -201,6 +201,8 @@ finding_codes! {
     Cmi5InvalidValue => ("cmi5_invalid_value", Error),
     /// An objective reference names no course objective.
     Cmi5UnknownObjective => ("cmi5_unknown_objective", Error),
+    /// Elements are missing, out of order or unknown per `CourseStructure.xsd`.
+    Cmi5SchemaViolation => ("cmi5_schema_violation", Error),
 }
 
 impl fmt::Display for FindingCode {
