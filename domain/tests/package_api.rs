@@ -308,3 +308,20 @@ fn crlf_and_bom_do_not_change_the_result() {
     assert_eq!(plain.course, sloppy.course);
     assert!(sloppy.report.findings.is_empty());
 }
+
+#[test]
+fn time_limit_actions_accept_aicc_abbreviations() {
+    use domain::package::TimeLimitAction::{self, *};
+    let cases = [
+        ("exit,message", Some(ExitMessage)),
+        ("Exit, No Message", Some(ExitNoMessage)),
+        ("continue,  message", Some(ContinueMessage)),
+        ("C,N", Some(ContinueNoMessage)),
+        ("e,m", Some(ExitMessage)),
+        ("E,E", None),
+        ("stop", None),
+    ];
+    for (raw, expected) in cases {
+        assert_eq!(TimeLimitAction::parse_lenient(raw), expected, "{raw}");
+    }
+}

@@ -341,14 +341,32 @@ vocabulary! {
 }
 
 impl TimeLimitAction {
-    /// Parses a value, also accepting spaces after the comma.
+    /// Parses a value, also accepting spaces around the comma and the AICC
+    /// abbreviations (`E`/`C` for exit/continue, `M`/`N` for message/no message).
     pub fn parse_lenient(value: &str) -> Option<TimeLimitAction> {
-        let compact: String = value
-            .split(',')
-            .map(str::trim)
+        let (action, message) = value.split_once(',')?;
+        let exit = match action.trim().to_ascii_lowercase().as_str() {
+            "exit" | "e" => true,
+            "continue" | "c" => false,
+            _ => return None,
+        };
+        let message = message.trim().to_ascii_lowercase();
+        let show = match message
+            .split_whitespace()
             .collect::<Vec<_>>()
-            .join(",");
-        TimeLimitAction::from_token(&compact)
+            .join(" ")
+            .as_str()
+        {
+            "message" | "m" => true,
+            "no message" | "nomessage" | "n" => false,
+            _ => return None,
+        };
+        Some(match (exit, show) {
+            (true, true) => TimeLimitAction::ExitMessage,
+            (true, false) => TimeLimitAction::ExitNoMessage,
+            (false, true) => TimeLimitAction::ContinueMessage,
+            (false, false) => TimeLimitAction::ContinueNoMessage,
+        })
     }
 }
 

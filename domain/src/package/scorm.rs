@@ -599,11 +599,19 @@ impl<'d> Parser<'_, '_, 'd> {
                 }
             },
         };
-        let id = chosen.attr("identifier").map(str::trim).unwrap_or("");
-        Some((
-            chosen,
-            format!("{path}/organizations/organization[@identifier='{id}']"),
-        ))
+        let position = organizations
+            .iter()
+            .position(|org| std::ptr::eq(*org, chosen))
+            .unwrap_or(0);
+        let step = match chosen
+            .attr("identifier")
+            .map(str::trim)
+            .filter(|id| !id.is_empty())
+        {
+            Some(id) => format!("organization[@identifier='{id}']"),
+            None => format!("organization[{}]", position + 1),
+        };
+        Some((chosen, format!("{path}/organizations/{step}")))
     }
 
     fn next_generated_id(&mut self, prefix: &str) -> String {

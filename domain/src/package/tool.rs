@@ -53,6 +53,18 @@ fn by_files(files: &[&PackagePath]) -> Option<AuthoringTool> {
     if let Some(path) = find(&|p| p.contains("ispring")) {
         return found(AuthoringToolKind::Ispring, path);
     }
+    // iSpring's HTML5 output: res/index.html with res/data/slideN.js.
+    let ispring_slides = find(&|p| {
+        p.strip_prefix("res/data/slide")
+            .and_then(|rest| rest.strip_suffix(".js"))
+            .is_some_and(|number| !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()))
+    });
+    if let (Some(path), true) = (
+        ispring_slides,
+        lower.iter().any(|(l, _)| l == "res/index.html"),
+    ) {
+        return found(AuthoringToolKind::Ispring, path);
+    }
     if let Some(path) = find(&|p| file_name(p).contains("trivantis")) {
         return found(AuthoringToolKind::Lectora, path);
     }
@@ -106,7 +118,13 @@ mod tests {
     #[test]
     fn fingerprints() {
         use AuthoringToolKind::*;
-        let cases: [(&[&str], &[&str], Option<AuthoringToolKind>); 10] = [
+        let cases: [(&[&str], &[&str], Option<AuthoringToolKind>); 12] = [
+            (
+                &["res/index.html", "res/data/slide4.js"],
+                &[],
+                Some(Ispring),
+            ),
+            (&["res/index.html", "res/data/slides.js"], &[], None),
             (
                 &["scormcontent/index.html", "scormdriver/indexAPI.html"],
                 &[],
