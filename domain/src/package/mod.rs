@@ -7,6 +7,32 @@
 //! the package when the report has errors. A bare `cmi5.xml` upload goes
 //! through [`import_cmi5_xml`].
 //!
+//! ```
+//! use domain::package::{import_package, ImportOptions, LaunchUrl, MemoryPackage, Standard};
+//!
+//! let manifest = r#"<manifest identifier="M" xmlns="http://www.imsproject.org/xsd/imscp_rootv1p1p2"
+//!     xmlns:adlcp="http://www.adlnet.org/xsd/adlcp_rootv1p2">
+//!   <metadata><schema>ADL SCORM</schema><schemaversion>1.2</schemaversion></metadata>
+//!   <organizations default="O"><organization identifier="O"><title>Course</title>
+//!     <item identifier="I" identifierref="R" parameters="?page=2"><title>Lesson</title></item>
+//!   </organization></organizations>
+//!   <resources>
+//!     <resource identifier="R" type="webcontent" adlcp:scormtype="sco" href="index.html"/>
+//!   </resources>
+//! </manifest>"#;
+//! let package = MemoryPackage::new()
+//!     .with("course/imsmanifest.xml", manifest)
+//!     .with("course/index.html", "<html></html>");
+//!
+//! let imported = import_package(&package, &ImportOptions::default()).expect("imports");
+//! assert_eq!(imported.course.standard, Standard::Scorm12);
+//! assert_eq!(imported.course.package_root.as_ref().unwrap().as_str(), "course");
+//! let launch = imported.course.launchable()[0].launch.as_ref().unwrap();
+//! assert_eq!(launch.url.to_url_string(), "index.html?page=2");
+//! // The nested root folder is reported, but does not stop the import.
+//! assert!(!imported.report.has_errors());
+//! ```
+//!
 //! Invariants:
 //! - no I/O: bytes arrive through [`PackageFiles::read`], bounded by
 //!   [`ImportOptions::manifest_size_limit`];
@@ -494,7 +520,8 @@ impl<'a> Context<'a> {
         relative: &PackagePath,
         location: &Location,
     ) -> Option<PackagePath> {
-        if self.relative.contains(relative) {
+        let files = self.files?;
+        if files.exists(&self.zip_path(relative)) {
             return Some(relative.clone());
         }
         let actual = self
@@ -511,8 +538,8 @@ impl<'a> Context<'a> {
         Some(actual)
     }
 
-    /// Reads a text file relative to the package root, decoding it; reports
-    /// size, read and encoding problems against `code_missing`.
+    /// Reads a text file relative to the package root and decodes it; size,
+    /// read and encoding problems become findings and give `None`.
     pub(crate) fn read_text(&mut self, relative: &PackagePath) -> Option<String> {
         let zip_path = self.zip_path(relative);
         let shown = zip_path.as_str().to_owned();

@@ -65,7 +65,9 @@ fn by_files(files: &[&PackagePath]) -> Option<AuthoringTool> {
     ) {
         return found(AuthoringToolKind::Ispring, path);
     }
-    if let Some(path) = find(&|p| file_name(p).contains("trivantis")) {
+    if let Some(path) =
+        find(&|p| file_name(p).contains("trivantis") || file_name(p) == "a001index.html")
+    {
         return found(AuthoringToolKind::Lectora, path);
     }
     let adapt = find(&|p| file_name(p) == "adapt.min.js" || p.ends_with("adapt/css/adapt.css"));
@@ -118,7 +120,8 @@ mod tests {
     #[test]
     fn fingerprints() {
         use AuthoringToolKind::*;
-        let cases: [(&[&str], &[&str], Option<AuthoringToolKind>); 12] = [
+        let cases: [(&[&str], &[&str], Option<AuthoringToolKind>); 13] = [
+            (&["a001index.html", "images/x.png"], &[], Some(Lectora)),
             (
                 &["res/index.html", "res/data/slide4.js"],
                 &[],
