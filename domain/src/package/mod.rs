@@ -54,6 +54,7 @@ mod xml;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+pub use cmi5::{LAUNCH_PARAMETERS as CMI5_LAUNCH_PARAMETERS, is_iri};
 pub use course::{
     Activity, ActivityDefinition, AiccAu, AiccCourse, AuthoringTool, AuthoringToolKind, Cmi5Au,
     CompletionRequirement, CompletionThreshold, Course, CourseObjective, GlobalScopes, HideLmsUi,
