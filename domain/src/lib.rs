@@ -8,6 +8,7 @@
 pub mod cmi;
 pub mod events;
 pub mod package;
+pub mod sequencing;
 pub mod tenancy;
 pub mod workspace;
 pub mod xapi;
