@@ -59,24 +59,43 @@ pub fn request_id(parts: &Parts) -> String {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
-            ApiError::unauthorized("missing_credentials", "send an API key as Authorization: Bearer <key>")
+            ApiError::unauthorized(
+                "missing_credentials",
+                "send an API key as Authorization: Bearer <key>",
+            )
         })?;
         let secret = header
             .to_str()
             .ok()
-            .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
+            .and_then(|value| {
+                value
+                    .strip_prefix("Bearer ")
+                    .or_else(|| value.strip_prefix("bearer "))
+            })
             .map(str::trim)
             .ok_or_else(|| {
-                ApiError::unauthorized("invalid_credentials", "the Authorization header must be Bearer <key>")
+                ApiError::unauthorized(
+                    "invalid_credentials",
+                    "the Authorization header must be Bearer <key>",
+                )
             })?;
-        let invalid = || ApiError::unauthorized("invalid_api_key", "the API key is not valid or has been revoked");
+        let invalid = || {
+            ApiError::unauthorized(
+                "invalid_api_key",
+                "the API key is not valid or has been revoked",
+            )
+        };
         let claimed = claimed_environment(secret).ok_or_else(invalid)?;
-        let grant = projections::workspaces::find_active_key(&state.platform.db, &hash_api_key(secret))
-            .await?
-            .filter(|grant| grant.scope.environment() == claimed)
-            .ok_or_else(invalid)?;
+        let grant =
+            projections::workspaces::find_active_key(&state.platform.db, &hash_api_key(secret))
+                .await?
+                .filter(|grant| grant.scope.environment() == claimed)
+                .ok_or_else(invalid)?;
         state.limiter.check(&grant.key_id)?;
         Ok(Caller {
             scope: grant.scope,
@@ -96,7 +115,10 @@ pub const MIN_POSITION_HEADER: &str = "x-allureconnect-min-position";
 impl FromRequestParts<AppState> for Consistent {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let from_query = parts.uri.query().and_then(|query| {
             query
                 .split('&')
@@ -111,11 +133,12 @@ impl FromRequestParts<AppState> for Consistent {
         let Some(raw) = from_query.or(from_header) else {
             return Ok(Consistent);
         };
-        let position: i64 = raw
-            .parse()
-            .ok()
-            .filter(|p: &i64| *p >= 0)
-            .ok_or_else(|| ApiError::bad_request("invalid_min_position", "min_position must be a log position (a non-negative integer)"))?;
+        let position: i64 = raw.parse().ok().filter(|p: &i64| *p >= 0).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_min_position",
+                "min_position must be a log position (a non-negative integer)",
+            )
+        })?;
         if position == 0 {
             return Ok(Consistent);
         }
@@ -124,7 +147,12 @@ impl FromRequestParts<AppState> for Consistent {
             .log
             .checkpoint_of(position)
             .await?
-            .ok_or_else(|| ApiError::bad_request("invalid_min_position", format!("there is no event at position {position}")))?;
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_min_position",
+                    format!("there is no event at position {position}"),
+                )
+            })?;
         state
             .platform
             .projections
@@ -161,7 +189,10 @@ impl RateLimiter {
         let rate = f64::from(self.limit.per_second);
         let burst = f64::from(self.limit.burst);
         let now = Instant::now();
-        let mut buckets = self.buckets.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if buckets.len() > 100_000 {
             // Forget keys that have been idle long enough to be full again.
             let full_after = Duration::from_secs_f64(burst / rate);
@@ -171,7 +202,8 @@ impl RateLimiter {
             tokens: burst,
             updated: now,
         });
-        bucket.tokens = (bucket.tokens + now.duration_since(bucket.updated).as_secs_f64() * rate).min(burst);
+        bucket.tokens =
+            (bucket.tokens + now.duration_since(bucket.updated).as_secs_f64() * rate).min(burst);
         bucket.updated = now;
         if bucket.tokens >= 1.0 {
             bucket.tokens -= 1.0;
@@ -189,7 +221,10 @@ mod tests {
 
     #[test]
     fn the_bucket_allows_a_burst_then_the_rate() {
-        let limiter = RateLimiter::new(RateLimit { per_second: 1, burst: 3 });
+        let limiter = RateLimiter::new(RateLimit {
+            per_second: 1,
+            burst: 3,
+        });
         for _ in 0..3 {
             assert!(limiter.check("k").is_ok());
         }
@@ -197,7 +232,10 @@ mod tests {
         assert_eq!(refused.status, 429);
         assert_eq!(refused.retry_after, Some(1));
         assert!(limiter.check("other").is_ok(), "keys have separate buckets");
-        let off = RateLimiter::new(RateLimit { per_second: 0, burst: 1 });
+        let off = RateLimiter::new(RateLimit {
+            per_second: 0,
+            burst: 1,
+        });
         assert!((0..100).all(|_| off.check("k").is_ok()));
     }
 }

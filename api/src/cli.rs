@@ -23,7 +23,11 @@ pub struct CreatedWorkspace {
 }
 
 /// Creates a workspace with one live and one test key.
-pub async fn create_workspace(platform: &Platform, name: &str, actor: &str) -> anyhow::Result<CreatedWorkspace> {
+pub async fn create_workspace(
+    platform: &Platform,
+    name: &str,
+    actor: &str,
+) -> anyhow::Result<CreatedWorkspace> {
     let workspace_id = WorkspaceId::from_uuid(Uuid::now_v7());
     let live = keys::issue(Environment::Live, Some("created with the workspace".into()));
     let test = keys::issue(Environment::Test, Some("created with the workspace".into()));
@@ -70,11 +74,19 @@ pub async fn replay(storage: &StorageSettings, args: &ReplayArgs) -> anyhow::Res
     let platform = Platform::open(storage).await?;
     let names: Vec<String> = match &args.name {
         Some(name) => vec![name.clone()],
-        None => platform.projections.names().into_iter().map(str::to_owned).collect(),
+        None => platform
+            .projections
+            .names()
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
     };
     let known = platform.projections.names();
     if let Some(unknown) = names.iter().find(|n| !known.contains(&n.as_str())) {
-        anyhow::bail!("no projection named {unknown:?}; the projections are {}", known.join(", "));
+        anyhow::bail!(
+            "no projection named {unknown:?}; the projections are {}",
+            known.join(", ")
+        );
     }
     let mut stdout = std::io::stdout().lock();
     for name in names {
@@ -83,7 +95,8 @@ pub async fn replay(storage: &StorageSettings, args: &ReplayArgs) -> anyhow::Res
             .replay(&name)
             .await
             .with_context(|| format!("replay of {name} failed"))?;
-        writeln!(stdout, "{}", serde_json::to_string(&report)?).context("cannot write to standard output")?;
+        writeln!(stdout, "{}", serde_json::to_string(&report)?)
+            .context("cannot write to standard output")?;
     }
     platform.db.close().await;
     Ok(())

@@ -74,13 +74,22 @@ where
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let (result, checkpoint) =
-            capture_checkpoint(framework.execute_with_metadata(id, command.clone(), metadata.to_map())).await;
+        let (result, checkpoint) = capture_checkpoint(framework.execute_with_metadata(
+            id,
+            command.clone(),
+            metadata.to_map(),
+        ))
+        .await;
         match result {
             Ok(()) => return Ok(checkpoint),
             Err(AggregateError::UserError(err)) => return Err(CommandError::Rejected(err)),
             Err(AggregateError::AggregateConflict) if attempt < CONFLICT_RETRIES => {
-                tracing::debug!(aggregate = A::TYPE, id, attempt, "command lost a race, deciding again");
+                tracing::debug!(
+                    aggregate = A::TYPE,
+                    id,
+                    attempt,
+                    "command lost a race, deciding again"
+                );
             }
             Err(AggregateError::AggregateConflict) => return Err(CommandError::Conflict),
             Err(other) => {

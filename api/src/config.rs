@@ -12,7 +12,11 @@ use store::blob::{BlobConfig, S3Config};
 use store::db::{DbOptions, SqliteDurability};
 
 #[derive(Debug, Parser)]
-#[command(name = "allureconnect", version, about = "Self-hostable SCORM, xAPI, cmi5 and AICC hosting")]
+#[command(
+    name = "allureconnect",
+    version,
+    about = "Self-hostable SCORM, xAPI, cmi5 and AICC hosting"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub common: CommonArgs,
@@ -61,18 +65,33 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Args)]
 pub struct CommonArgs {
     /// Directory for the embedded defaults (SQLite file and blob directory).
-    #[arg(long, env = "ALLURECONNECT_DATA_DIR", default_value = "./allureconnect-data", global = true)]
+    #[arg(
+        long,
+        env = "ALLURECONNECT_DATA_DIR",
+        default_value = "./allureconnect-data",
+        global = true
+    )]
     pub data_dir: PathBuf,
     /// `sqlite://path` or `postgres://user:password@host/db`
     /// [default: sqlite://<data dir>/allureconnect.db]
     #[arg(long, env = "ALLURECONNECT_DATABASE_URL", global = true)]
     pub database_url: Option<String>,
     /// Connections to PostgreSQL (or SQLite readers).
-    #[arg(long, env = "ALLURECONNECT_DATABASE_MAX_CONNECTIONS", default_value_t = 32, global = true)]
+    #[arg(
+        long,
+        env = "ALLURECONNECT_DATABASE_MAX_CONNECTIONS",
+        default_value_t = 32,
+        global = true
+    )]
     pub database_max_connections: u32,
     /// SQLite commit durability: `full` (survives power loss) or `normal`
     /// (survives a crash of the process).
-    #[arg(long, env = "ALLURECONNECT_SQLITE_DURABILITY", default_value = "full", global = true)]
+    #[arg(
+        long,
+        env = "ALLURECONNECT_SQLITE_DURABILITY",
+        default_value = "full",
+        global = true
+    )]
     pub sqlite_durability: String,
     /// `file://path`, a path, or `s3://bucket[/prefix]`
     /// [default: <data dir>/blobs]
@@ -85,7 +104,12 @@ pub struct CommonArgs {
     #[arg(long, env = "ALLURECONNECT_S3_REGION", global = true)]
     pub s3_region: Option<String>,
     /// Path-style S3 addressing, which most S3-compatible servers need.
-    #[arg(long, env = "ALLURECONNECT_S3_PATH_STYLE", default_value_t = false, global = true)]
+    #[arg(
+        long,
+        env = "ALLURECONNECT_S3_PATH_STYLE",
+        default_value_t = false,
+        global = true
+    )]
     pub s3_path_style: bool,
     /// Log format.
     #[arg(long, env = "ALLURECONNECT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
@@ -111,7 +135,11 @@ pub struct ServeArgs {
     pub rate_limit_burst: u32,
     /// How long a write waits for the views to show it, and the longest a
     /// read may wait for a position, in milliseconds.
-    #[arg(long, env = "ALLURECONNECT_CONSISTENCY_TIMEOUT_MS", default_value_t = 5000)]
+    #[arg(
+        long,
+        env = "ALLURECONNECT_CONSISTENCY_TIMEOUT_MS",
+        default_value_t = 5000
+    )]
     pub consistency_timeout_ms: u64,
 }
 
@@ -126,7 +154,10 @@ pub struct StorageSettings {
 impl StorageSettings {
     pub fn from_args(args: &CommonArgs) -> anyhow::Result<StorageSettings> {
         let database_url = args.database_url.clone().unwrap_or_else(|| {
-            format!("sqlite://{}", args.data_dir.join("allureconnect.db").display())
+            format!(
+                "sqlite://{}",
+                args.data_dir.join("allureconnect.db").display()
+            )
         });
         let sqlite_durability: SqliteDurability = args.sqlite_durability.parse()?;
         let s3 = S3Config {

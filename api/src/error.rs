@@ -47,7 +47,11 @@ pub struct ErrorDetail {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> ApiError {
+    pub fn new(
+        status: StatusCode,
+        code: impl Into<Cow<'static, str>>,
+        message: impl Into<String>,
+    ) -> ApiError {
         ApiError {
             status,
             code: code.into(),
@@ -135,7 +139,9 @@ impl From<WaitError> for ApiError {
                 ..ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "consistency_timeout",
-                    format!("the {name} view has not caught up with the requested position yet; retry shortly"),
+                    format!(
+                        "the {name} view has not caught up with the requested position yet; retry shortly"
+                    ),
                 )
             },
             WaitError::Stopped { name, .. } => ApiError::new(
@@ -156,8 +162,13 @@ impl From<JsonRejection> for ApiError {
                 "unsupported_media_type",
                 "the request body must be JSON with Content-Type: application/json",
             ),
-            JsonRejection::JsonSyntaxError(e) => ApiError::bad_request("invalid_json", format!("the body is not valid JSON: {}", e.body_text())),
-            JsonRejection::JsonDataError(e) => ApiError::unprocessable("invalid_body", e.body_text()),
+            JsonRejection::JsonSyntaxError(e) => ApiError::bad_request(
+                "invalid_json",
+                format!("the body is not valid JSON: {}", e.body_text()),
+            ),
+            JsonRejection::JsonDataError(e) => {
+                ApiError::unprocessable("invalid_body", e.body_text())
+            }
             other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => payload_too_large(),
             other => ApiError::bad_request("invalid_body", other.body_text()),
         }
@@ -189,7 +200,10 @@ impl<E: std::error::Error + Send + Sync + 'static> CommandError<E> {
     fn into_api(self, rejected: impl FnOnce(E) -> ApiError) -> ApiError {
         match self {
             CommandError::Rejected(err) => rejected(err),
-            CommandError::Conflict => ApiError::conflict("concurrent_update", "the resource changed concurrently; retry the request"),
+            CommandError::Conflict => ApiError::conflict(
+                "concurrent_update",
+                "the resource changed concurrently; retry the request",
+            ),
             CommandError::Internal(err) => ApiError::internal(err),
         }
     }
@@ -232,11 +246,23 @@ pub async fn json_errors(response: Response) -> Response {
     }
     let (code, message) = match status {
         StatusCode::NOT_FOUND => ("not_found", "no such resource"),
-        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "this resource does not accept that method"),
-        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the request body is larger than this endpoint accepts"),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "this resource does not accept that method",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "payload_too_large",
+            "the request body is larger than this endpoint accepts",
+        ),
         StatusCode::REQUEST_TIMEOUT => ("request_timeout", "the request took too long"),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "this content type is not accepted here"),
-        s if s.is_server_error() => ("internal_error", "an internal error occurred; it has been logged"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported_media_type",
+            "this content type is not accepted here",
+        ),
+        s if s.is_server_error() => (
+            "internal_error",
+            "an internal error occurred; it has been logged",
+        ),
         _ => ("bad_request", "the request is not valid"),
     };
     let mut json = ApiError::new(status, code, message).into_response();

@@ -22,7 +22,12 @@ pub fn issue(environment: Environment, label: Option<String>) -> IssuedKey {
     let mut id_bytes = [0u8; 9];
     rand::rng().fill_bytes(&mut id_bytes);
     let key_id = format!("key_{}", URL_SAFE_NO_PAD.encode(id_bytes));
-    let hint = format!("{}{}…{}", prefix(environment), &body[..4], &body[body.len() - 4..]);
+    let hint = format!(
+        "{}{}…{}",
+        prefix(environment),
+        &body[..4],
+        &body[body.len() - 4..]
+    );
     IssuedKey {
         key: NewApiKey {
             key_id,
@@ -52,7 +57,10 @@ pub fn claimed_environment(secret: &str) -> Option<Environment> {
     } else {
         return None;
     };
-    let well_formed = body.len() == 43 && body.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let well_formed = body.len() == 43
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     well_formed.then_some(environment)
 }
 
@@ -70,7 +78,13 @@ mod tests {
         assert_eq!(URL_SAFE_NO_PAD.decode(&live.secret[8..]).unwrap().len(), 32);
         assert_ne!(live.secret[8..], issue(Environment::Live, None).secret[8..]);
         assert_eq!(live.key.hash, hash_api_key(&live.secret));
-        assert!(!live.key.hint.contains(&live.secret[12..live.secret.len() - 4]), "hint reveals the key");
+        assert!(
+            !live
+                .key
+                .hint
+                .contains(&live.secret[12..live.secret.len() - 4]),
+            "hint reveals the key"
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod entry;
 pub mod error;
 pub mod keys;
 pub mod openapi;

@@ -25,9 +25,18 @@ impl Platform {
     pub async fn open(settings: &StorageSettings) -> anyhow::Result<Platform> {
         let db = Database::connect(&settings.database_url, &settings.db)
             .await
-            .with_context(|| format!("cannot open the database {}", redact_url(&settings.database_url)))?;
-        db.migrate().await.context("cannot apply the database migrations")?;
-        let log = EventLog::open(&db).await.context("cannot open the event log")?;
+            .with_context(|| {
+                format!(
+                    "cannot open the database {}",
+                    redact_url(&settings.database_url)
+                )
+            })?;
+        db.migrate()
+            .await
+            .context("cannot apply the database migrations")?;
+        let log = EventLog::open(&db)
+            .await
+            .context("cannot open the event log")?;
         let blobs = BlobStore::open(&settings.blobs)
             .await
             .context("cannot open the blob store")?;

@@ -19,6 +19,11 @@ pub struct EventKind {
     pub event_type: &'static str,
     pub aggregate: &'static str,
     pub schema_version: u32,
+    /// The payload has an `environment` field, and the event belongs to that
+    /// environment whatever the command's metadata says (one command may
+    /// emit events of both environments, like creating a workspace with a
+    /// live and a test key).
+    pub environment_in_payload: bool,
 }
 
 /// Every event type in the log.
@@ -27,27 +32,51 @@ pub const CATALOGUE: &[EventKind] = &[
         event_type: "WorkspaceCreated",
         aggregate: "workspace",
         schema_version: 1,
+        environment_in_payload: false,
     },
     EventKind {
         event_type: "WorkspaceRenamed",
         aggregate: "workspace",
         schema_version: 1,
+        environment_in_payload: false,
     },
     EventKind {
         event_type: "ApiKeyCreated",
         aggregate: "workspace",
         schema_version: 1,
+        environment_in_payload: true,
     },
     EventKind {
         event_type: "ApiKeyRevoked",
         aggregate: "workspace",
         schema_version: 1,
+        environment_in_payload: true,
     },
 ];
 
 /// Looks an event type up in the catalogue.
 pub fn kind_of(event_type: &str) -> Option<&'static EventKind> {
     CATALOGUE.iter().find(|kind| kind.event_type == event_type)
+}
+
+/// The environment an event belongs to when its payload says so: the
+/// payload is the stored form, `{"<EventType>": {..., "environment": "live"}}`.
+pub fn environment_in_payload(
+    event_type: &str,
+    payload: &serde_json::Value,
+) -> Result<Option<Environment>, MetadataError> {
+    let Some(kind) = kind_of(event_type).filter(|k| k.environment_in_payload) else {
+        return Ok(None);
+    };
+    let field = &payload[kind.event_type]["environment"];
+    let raw = field.as_str().ok_or_else(|| MetadataError {
+        field: "environment",
+        value: field.to_string(),
+    })?;
+    raw.parse().map(Some).map_err(|_| MetadataError {
+        field: "environment",
+        value: raw.to_owned(),
+    })
 }
 
 /// Any event of the catalogue, decoded.
@@ -271,6 +300,27 @@ mod tests {
                 *expected,
                 "decoding {event_type} v{version}"
             );
+        }
+    }
+
+    #[test]
+    fn events_that_name_an_environment_belong_to_it() {
+        let key = serde_json::json!({"ApiKeyCreated": {"environment": "test"}});
+        assert_eq!(
+            environment_in_payload("ApiKeyCreated", &key),
+            Ok(Some(Environment::Test))
+        );
+        let created = serde_json::json!({"WorkspaceCreated": {"name": "x"}});
+        assert_eq!(
+            environment_in_payload("WorkspaceCreated", &created),
+            Ok(None)
+        );
+        let bad = serde_json::json!({"ApiKeyRevoked": {"environment": "prod"}});
+        assert!(environment_in_payload("ApiKeyRevoked", &bad).is_err());
+        // Every workspace event that carries an environment is flagged so.
+        for kind in CATALOGUE {
+            let flagged = matches!(kind.event_type, "ApiKeyCreated" | "ApiKeyRevoked");
+            assert_eq!(kind.environment_in_payload, flagged, "{}", kind.event_type);
         }
     }
 

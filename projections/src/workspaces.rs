@@ -1,5 +1,6 @@
 //! Workspaces and their API keys (projection `workspaces`).
 
+use chrono::{DateTime, SecondsFormat, Utc};
 use domain::events::Event;
 use domain::tenancy::{Environment, Scope, WorkspaceId};
 use domain::workspace::WorkspaceEvent;
@@ -41,7 +42,7 @@ impl Projection for WorkspacesView {
                     sql("INSERT INTO workspaces (workspace_id, name, created_at) VALUES ($1, $2, $3)")
                         .bind(workspace_id)
                         .bind(name)
-                        .bind(at.to_rfc3339()),
+                        .bind(timestamp(at)),
                 )
                 .await?;
             }
@@ -70,7 +71,7 @@ impl Projection for WorkspacesView {
                     .bind(label.clone())
                     .bind(hint)
                     .bind(hash)
-                    .bind(at.to_rfc3339()),
+                    .bind(timestamp(at)),
                 )
                 .await?;
             }
@@ -79,7 +80,7 @@ impl Projection for WorkspacesView {
                     sql("UPDATE api_keys SET revoked_at = $3 WHERE workspace_id = $1 AND key_id = $2")
                         .bind(workspace_id)
                         .bind(key_id)
-                        .bind(at.to_rfc3339()),
+                        .bind(timestamp(at)),
                 )
                 .await?;
             }
@@ -212,4 +213,9 @@ pub async fn api_key(
         )
         .await?;
     row.as_ref().map(key_row).transpose()
+}
+
+/// Timestamps in views: RFC 3339, UTC, milliseconds.
+pub fn timestamp(at: &DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }

@@ -12,7 +12,7 @@ use cqrs_es::Aggregate;
 use cqrs_es::persist::{
     PersistedEventRepository, PersistenceError, ReplayStream, SerializedEvent, SerializedSnapshot,
 };
-use domain::events::EventMetadata;
+use domain::events::{EventMetadata, environment_in_payload};
 use serde_json::Value;
 
 use crate::log::{
@@ -92,8 +92,15 @@ fn new_event(event: &SerializedEvent) -> Result<NewEvent, PersistenceError> {
         )
     })?;
     let map: HashMap<String, String> = serde_json::from_value(event.metadata.clone())?;
-    let metadata =
+    let mut metadata =
         EventMetadata::from_map(&map).map_err(|e| PersistenceError::UnknownError(Box::new(e)))?;
+    // An event that names its environment is filed under it, whatever the
+    // command's metadata says.
+    if let Some(environment) = environment_in_payload(&event.event_type, &event.payload)
+        .map_err(|e| PersistenceError::UnknownError(Box::new(e)))?
+    {
+        metadata.environment = Some(environment);
+    }
     Ok(NewEvent {
         event_type: event.event_type.clone(),
         schema_version,

@@ -1,1 +1,258 @@
-//! e2e
+//! Test harness: [`TestApp`] runs the real router on a random port over a
+//! fresh database (SQLite file, or a PostgreSQL schema when
+//! `TEST_DATABASE_URL` says so) and a fresh blob directory, with one helper
+//! per endpoint. [`Process`] runs the real binary, for tests that kill it.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use api::app::Application;
+use api::config::{RateLimit, Settings, StorageSettings};
+use api::state::AppState;
+use reqwest::{Client, Response};
+use serde_json::Value;
+use store::blob::BlobConfig;
+use store::db::DbOptions;
+use store::testing::TestDb;
+use tokio::sync::oneshot;
+
+pub mod process;
+
+/// Installs the TLS crypto provider reqwest needs (once per process).
+pub fn init() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    api::telemetry::init_for_tests();
+}
+
+/// A running server for one test.
+pub struct TestApp {
+    pub address: String,
+    pub client: Client,
+    pub state: AppState,
+    pub db: TestDb,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    _blobs: tempfile::TempDir,
+}
+
+/// A workspace and its first keys.
+#[derive(Debug, Clone)]
+pub struct TestWorkspace {
+    pub id: String,
+    pub live_key: String,
+    pub test_key: String,
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        TestApp::spawn_with(|_| {}).await
+    }
+
+    /// Spawns with settings adjusted by `adjust`.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+        init();
+        let db = TestDb::new().await;
+        let blobs = tempfile::tempdir().expect("failed to create the blob dir");
+        let mut settings = Settings {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            public_url: "http://127.0.0.1".into(),
+            storage: StorageSettings {
+                database_url: db.url().to_owned(),
+                db: DbOptions {
+                    max_connections: 8,
+                    ..DbOptions::default()
+                },
+                blobs: BlobConfig::Local {
+                    root: blobs.path().join("blobs"),
+                },
+            },
+            rate_limit: RateLimit {
+                per_second: 0,
+                burst: 1,
+            },
+            consistency_timeout: Duration::from_secs(10),
+        };
+        adjust(&mut settings);
+        let app = Application::build(settings)
+            .await
+            .expect("failed to build the application");
+        let address = format!("http://{}", app.local_addr());
+        let state = app.state().clone();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until_stopped(async move {
+            let _ = stopped.await;
+        }));
+        TestApp {
+            address,
+            client: Client::new(),
+            state,
+            db,
+            stop: Some(stop),
+            server: Some(server),
+            _blobs: blobs,
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.address.trim_start_matches("http://").parse().unwrap()
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server
+                .await
+                .expect("server task panicked")
+                .expect("server failed");
+        }
+    }
+
+    /// Creates a workspace the way `allureconnect workspace create` does,
+    /// and waits until its keys work.
+    pub async fn create_workspace(&self, name: &str) -> TestWorkspace {
+        let created = api::cli::create_workspace(&self.state.platform, name, "test")
+            .await
+            .expect("failed to create a workspace");
+        let checkpoint = self
+            .state
+            .platform
+            .log
+            .checkpoint_of(created.position)
+            .await
+            .unwrap()
+            .expect("the workspace's events are in the log");
+        self.state
+            .platform
+            .projections
+            .wait_all(checkpoint, Duration::from_secs(20))
+            .await
+            .expect("views did not catch up");
+        TestWorkspace {
+            id: created.workspace_id.to_string(),
+            live_key: created.live_key,
+            test_key: created.test_key,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, key: &str, path: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(key)
+            .send()
+            .await
+            .expect("request failed")
+    }
+
+    pub async fn post(&self, key: &str, path: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .await
+            .expect("request failed")
+    }
+
+    pub async fn delete(&self, key: &str, path: &str) -> Response {
+        self.client
+            .delete(self.url(path))
+            .bearer_auth(key)
+            .send()
+            .await
+            .expect("request failed")
+    }
+
+    // ---- one helper per endpoint ----
+
+    pub async fn workspace(&self, key: &str) -> Response {
+        self.get(key, "/api/v1/workspace").await
+    }
+
+    pub async fn api_keys(&self, key: &str) -> Response {
+        self.get(key, "/api/v1/api-keys").await
+    }
+
+    pub async fn api_key(&self, key: &str, id: &str) -> Response {
+        self.get(key, &format!("/api/v1/api-keys/{id}")).await
+    }
+
+    pub async fn create_api_key(&self, key: &str, label: &str) -> Response {
+        self.post(
+            key,
+            "/api/v1/api-keys",
+            &serde_json::json!({ "label": label }),
+        )
+        .await
+    }
+
+    pub async fn revoke_api_key(&self, key: &str, id: &str) -> Response {
+        self.delete(key, &format!("/api/v1/api-keys/{id}")).await
+    }
+
+    pub async fn events(&self, key: &str, after: i64, limit: u32) -> Response {
+        self.get(key, &format!("/api/v1/events?after={after}&limit={limit}"))
+            .await
+    }
+
+    /// Every event the key can read, following `next_after`.
+    pub async fn all_events(&self, key: &str) -> Vec<Value> {
+        all_events(&self.client, &self.address, key).await
+    }
+}
+
+/// Every event `key` can read from the server at `address`.
+pub async fn all_events(client: &Client, address: &str, key: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut after = 0;
+    loop {
+        let page: Value = client
+            .get(format!("{address}/api/v1/events?after={after}&limit=1000"))
+            .bearer_auth(key)
+            .send()
+            .await
+            .expect("request failed")
+            .error_for_status()
+            .expect("events request failed")
+            .json()
+            .await
+            .unwrap();
+        let events = page["events"].as_array().unwrap().clone();
+        if events.is_empty() {
+            return out;
+        }
+        after = page["next_after"].as_i64().unwrap();
+        out.extend(events);
+    }
+}
+
+/// Reads a JSON body, asserting the status first.
+pub async fn json(response: Response, status: u16) -> Value {
+    let actual = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    assert_eq!(actual, status, "unexpected status; body: {text}");
+    if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("body is not JSON ({e}): {text}"))
+    }
+}
+
+/// Asserts an error response: its status, its stable code, and a message.
+pub async fn error(response: Response, status: u16, code: &str) -> Value {
+    let body = json(response, status).await;
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "error without a message: {body}"
+    );
+    body
+}

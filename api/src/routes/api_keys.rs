@@ -69,7 +69,11 @@ pub struct CreatedApiKey {
     params(("min_position" = Option<i64>, Query, description = "wait until the views show this log position")),
     responses((status = 200, body = ApiKeyList), (status = 401, body = ErrorBody)),
     security(("api_key" = [])))]
-pub async fn list_api_keys(caller: Caller, _: Consistent, State(state): State<AppState>) -> Result<Json<ApiKeyList>, ApiError> {
+pub async fn list_api_keys(
+    caller: Caller,
+    _: Consistent,
+    State(state): State<AppState>,
+) -> Result<Json<ApiKeyList>, ApiError> {
     let rows = projections::workspaces::api_keys(&state.platform.db, &caller.scope).await?;
     Ok(Json(ApiKeyList {
         api_keys: rows.into_iter().map(ApiKeyBody::from).collect(),
@@ -113,7 +117,10 @@ pub async fn create_api_key(
                 id: key.key_id,
                 key: issued.secret,
                 environment: key.environment,
-                label: key.label.map(|l| l.trim().to_owned()).filter(|l| !l.is_empty()),
+                label: key
+                    .label
+                    .map(|l| l.trim().to_owned())
+                    .filter(|l| !l.is_empty()),
                 hint: key.hint,
             },
             position: checkpoint.map_or(0, |c| c.position),
@@ -124,7 +131,7 @@ pub async fn create_api_key(
 /// One key of the caller's environment.
 #[utoipa::path(get, path = "/api-keys/{id}", tag = "api-keys",
     params(("id" = String, Path, description = "key id")),
-    responses((status = 200, body = ApiKeyBody), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = ApiKeyBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn get_api_key(
     caller: Caller,
@@ -135,7 +142,12 @@ pub async fn get_api_key(
     projections::workspaces::api_key(&state.platform.db, &caller.scope, &id)
         .await?
         .map(|row| Json(row.into()))
-        .ok_or_else(|| ApiError::not_found("api_key_not_found", format!("no api key {id} in this environment")))
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "api_key_not_found",
+                format!("no api key {id} in this environment"),
+            )
+        })
 }
 
 /// Revokes a key of the caller's environment at once. The last active key
@@ -144,6 +156,7 @@ pub async fn get_api_key(
     params(("id" = String, Path, description = "key id")),
     responses(
         (status = 204, description = "revoked"),
+        (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody),
         (status = 409, description = "already revoked, or the last active key", body = ErrorBody),
     ),

@@ -58,8 +58,19 @@ pub struct EventPage {
 }
 
 fn body(event: RecordedEvent) -> Result<EventBody, ApiError> {
-    let data = serde_json::from_str(&event.payload)
-        .map_err(|e| ApiError::internal(anyhow::anyhow!("event {} payload: {e}", event.position)))?;
+    let data: serde_json::Value = serde_json::from_str(&event.payload).map_err(|e| {
+        ApiError::internal(anyhow::anyhow!("event {} payload: {e}", event.position))
+    })?;
+    // Payloads are stored tagged with their type ({"ApiKeyCreated": {...}});
+    // the type is already in `type`.
+    let data = match data {
+        serde_json::Value::Object(mut map)
+            if map.len() == 1 && map.contains_key(&event.event_type) =>
+        {
+            map.remove(&event.event_type).unwrap_or_default()
+        }
+        other => other,
+    };
     Ok(EventBody {
         position: event.position,
         stream_id: event.stream_id,
@@ -90,18 +101,27 @@ pub async fn list_events(
 ) -> Result<Json<EventPage>, ApiError> {
     let after = query.after.unwrap_or(0);
     if after < 0 {
-        return Err(ApiError::bad_request("invalid_cursor", "after must not be negative"));
+        return Err(ApiError::bad_request(
+            "invalid_cursor",
+            "after must not be negative",
+        ));
     }
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     if limit == 0 || limit > MAX_LIMIT {
-        return Err(ApiError::bad_request("invalid_limit", format!("limit must be between 1 and {MAX_LIMIT}")));
+        return Err(ApiError::bad_request(
+            "invalid_limit",
+            format!("limit must be between 1 and {MAX_LIMIT}"),
+        ));
     }
     let log = &state.platform.log;
     let checkpoint = if after == 0 {
         Checkpoint::START
     } else {
         log.checkpoint_of(after).await?.ok_or_else(|| {
-            ApiError::bad_request("invalid_cursor", format!("no event at position {after}; pass the position of an event you read"))
+            ApiError::bad_request(
+                "invalid_cursor",
+                format!("no event at position {after}; pass the position of an event you read"),
+            )
         })?
     };
     let events = log.read_scope(&caller.scope, checkpoint, limit).await?;

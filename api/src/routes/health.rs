@@ -62,14 +62,20 @@ pub struct ProjectionReadiness {
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let db = &state.platform.db;
     let database = match db.ping().await {
-        Ok(()) => Check { ok: true, error: None },
+        Ok(()) => Check {
+            ok: true,
+            error: None,
+        },
         Err(err) => Check {
             ok: false,
             error: Some(err.to_string()),
         },
     };
     let migrations = match db.migrations_applied().await {
-        Ok(true) => Check { ok: true, error: None },
+        Ok(true) => Check {
+            ok: true,
+            error: None,
+        },
         Ok(false) => Check {
             ok: false,
             error: Some("migrations are pending".into()),
@@ -118,7 +124,11 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
         })
         .collect();
     let ready = database.ok && migrations.ok && projections.iter().all(|p| p.state != "stopped");
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (
         status,
         Json(Readiness {

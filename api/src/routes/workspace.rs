@@ -28,10 +28,19 @@ pub struct WorkspaceBody {
         (status = 401, body = ErrorBody),
     ),
     security(("api_key" = [])))]
-pub async fn get_workspace(caller: Caller, _: Consistent, State(state): State<AppState>) -> Result<Json<WorkspaceBody>, ApiError> {
+pub async fn get_workspace(
+    caller: Caller,
+    _: Consistent,
+    State(state): State<AppState>,
+) -> Result<Json<WorkspaceBody>, ApiError> {
     let workspace = projections::workspaces::workspace(&state.platform.db, &caller.scope)
         .await?
-        .ok_or_else(|| ApiError::not_found("workspace_not_found", "the workspace of this key does not exist"))?;
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "workspace_not_found",
+                "the workspace of this key does not exist",
+            )
+        })?;
     Ok(Json(WorkspaceBody {
         workspace_id: workspace.workspace_id.to_string(),
         name: workspace.name,

@@ -17,9 +17,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use domain::tenancy::Scope;
 use sha2::{Digest, Sha256};
-use sqlx::postgres::{PgListener, PgPool, PgRow};
+use sqlx::postgres::{PgListener, PgPool, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Executor, Postgres, Row};
 use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
 
 use super::{
     AppendError, Appended, Checkpoint, ExpectedVersion, RecordedEvent, StreamAppend,
@@ -44,6 +45,14 @@ const ANY_RETRIES: usize = 8;
 pub(super) struct PostgresLog {
     pool: PgPool,
     poke: mpsc::Sender<()>,
+    /// Stops the listener when the log is dropped.
+    stop_listening: CancellationToken,
+}
+
+impl Drop for PostgresLog {
+    fn drop(&mut self) {
+        self.stop_listening.cancel();
+    }
 }
 
 impl PostgresLog {
@@ -53,12 +62,29 @@ impl PostgresLog {
         appended: watch::Sender<u64>,
     ) -> Result<PostgresLog, StoreError> {
         let channel = channel_name(&schema);
-        let mut listener = PgListener::connect_with(&pool).await?;
+        // The listener holds its connection for good: it gets a pool of its
+        // own, so closing the main pool does not wait for it.
+        let listener_pool = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with((*pool.connect_options()).clone())
+            .await?;
+        let mut listener = PgListener::connect_with(&listener_pool).await?;
         listener.listen(&channel).await?;
-        tokio::spawn(listen(listener, channel.clone(), appended));
+        let stop_listening = CancellationToken::new();
+        tokio::spawn(listen(
+            listener,
+            listener_pool,
+            channel.clone(),
+            appended,
+            stop_listening.clone(),
+        ));
         let (poke, pokes) = mpsc::channel(1);
         tokio::spawn(notify(pool.clone(), channel, pokes));
-        Ok(PostgresLog { pool, poke })
+        Ok(PostgresLog {
+            pool,
+            poke,
+            stop_listening,
+        })
     }
 
     pub(super) async fn append(
@@ -309,19 +335,35 @@ pub(crate) fn channel_name(schema: &str) -> String {
     format!("ac_events_{}", hex::encode(&digest[..8]))
 }
 
-async fn listen(mut listener: PgListener, channel: String, appended: watch::Sender<u64>) {
+async fn listen(
+    mut listener: PgListener,
+    pool: PgPool,
+    channel: String,
+    appended: watch::Sender<u64>,
+    stop: CancellationToken,
+) {
     loop {
-        match listener.try_recv().await {
+        let received = tokio::select! {
+            () = stop.cancelled() => break,
+            received = listener.try_recv() => received,
+        };
+        match received {
             Ok(Some(_)) => appended.send_modify(|n| *n = n.wrapping_add(1)),
             // The connection dropped: PgListener reconnects on the next call;
             // wake readers since notifications may have been missed.
             Ok(None) => appended.send_modify(|n| *n = n.wrapping_add(1)),
+            Err(sqlx::Error::PoolClosed) => break,
             Err(err) => {
                 tracing::warn!(error = %err, channel, "event notification listener failed, retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
             }
         }
     }
+    drop(listener);
+    pool.close().await;
 }
 
 async fn notify(pool: PgPool, channel: String, mut pokes: mpsc::Receiver<()>) {

@@ -1,0 +1,78 @@
+use std::collections::BTreeSet;
+
+use e2e::{TestApp, json};
+
+/// Every route of the API, as the router serves them.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/api/v1/workspace"),
+    ("get", "/api/v1/api-keys"),
+    ("post", "/api/v1/api-keys"),
+    ("get", "/api/v1/api-keys/{id}"),
+    ("delete", "/api/v1/api-keys/{id}"),
+    ("get", "/api/v1/events"),
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_covers_every_endpoint() {
+    let app = TestApp::spawn().await;
+    let doc = json(
+        app.client
+            .get(app.url("/api/v1/openapi.json"))
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["components"]["securitySchemes"]["api_key"].is_object());
+    let documented: BTreeSet<(String, String)> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .unwrap()
+                .keys()
+                .map(move |method| (method.clone(), path.clone()))
+        })
+        .collect();
+    let routes: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+        .collect();
+    assert_eq!(documented, routes);
+    // Each operation documents its error answers with the error schema.
+    for (method, path) in &documented {
+        let op = &doc["paths"][path][method];
+        let responses = op["responses"].as_object().unwrap();
+        assert!(
+            !responses.is_empty(),
+            "{method} {path} documents no response"
+        );
+        if op["security"].is_array() {
+            assert!(
+                responses.contains_key("401"),
+                "{method} {path} does not document 401"
+            );
+        }
+    }
+    // Every route listed here really answers (not the router's 404).
+    let ws = app.create_workspace("Doc").await;
+    for (method, path) in ROUTES {
+        let path = path.replace("{id}", "key_missing");
+        let request = app
+            .client
+            .request(method.to_uppercase().parse().unwrap(), app.url(&path));
+        let response = request.bearer_auth(&ws.live_key).send().await.unwrap();
+        let status = response.status().as_u16();
+        let body = response.text().await.unwrap();
+        assert!(
+            !body.contains("\"code\":\"not_found\""),
+            "{method} {path} is not routed: {status} {body}"
+        );
+    }
+    app.stop().await;
+}
