@@ -527,10 +527,8 @@ pub struct RuntimeSession {
     suspend_data_limit: usize,
     value_limit: usize,
     records_limit: usize,
-    /// Values of `Source::Launch` elements, by concrete name.
-    launch_values: BTreeMap<String, String>,
-    /// Record counts of `Source::Launch` collections.
-    launch_counts: BTreeMap<String, usize>,
+    /// Values and counts of `Source::Launch` elements and collections.
+    launch: LaunchProvided,
     shared: Vec<SharedDataBucket>,
     nav_validity: NavValidity,
     data: RuntimeData,
@@ -552,196 +550,64 @@ impl RuntimeSession {
     /// is restored and `entry` is `resume`; after any other exit `entry` is
     /// `""` and everything but `lesson_location` and `suspend_data` is kept.
     /// Without prior data, `entry` is `ab-initio`.
-    pub fn new(context: LaunchContext) -> Result<RuntimeSession, LaunchError> {
+    ///
+    /// # Errors
+    ///
+    /// A [`LaunchError`] when a launch value does not have the type of the
+    /// element it feeds, an id repeats, a limit is below its SPM, or the prior
+    /// data does not fit the data model.
+    pub fn new(mut context: LaunchContext) -> Result<RuntimeSession, LaunchError> {
+        // An empty manifest value means the manifest gave none.
+        for value in [
+            &mut context.mastery_score,
+            &mut context.scaled_passing_score,
+            &mut context.completion_threshold,
+            &mut context.max_time_allowed,
+            &mut context.time_limit_action,
+        ] {
+            if value.as_deref() == Some("") {
+                *value = None;
+            }
+        }
         let version = context.version;
         let model = model::model(version);
-        let family = version.family();
-        let fourth = version.is_fourth_edition();
-        let validation = ValidationContext {
-            fourth_edition: fourth,
-            interaction_type: None,
-        };
-        let check = |path: &str, value: &str| -> Result<(), LaunchError> {
-            let element = model
-                .element(path, version)
-                .expect("launch values feed elements of the model");
-            element
-                .ty
-                .validate(value, validation)
-                .map(|_| ())
-                .map_err(|_| LaunchError::InvalidValue {
-                    element: path.to_owned(),
-                    value: value.to_owned(),
-                })
-        };
-        let names = LaunchNames::of(family);
-        check(names.learner_id, &context.learner_id)?;
-        check(names.learner_name, &context.learner_name)?;
-        if let Some(launch_data) = &context.launch_data {
-            check(names.launch_data, launch_data)?;
+        let checker = Checker { model, version };
+        let names = LaunchNames::of(version.family());
+        if version.family() == ApiFamily::Scorm12 {
+            context.scaled_passing_score = None;
+            context.completion_threshold = None;
+        } else {
+            context.mastery_score = None;
         }
-        if let Some(action) = &context.time_limit_action {
-            check(names.time_limit_action, action)?;
-        }
-        if let Some(max) = &context.max_time_allowed {
-            check(names.max_time_allowed, max)?;
-        }
-        let (mastery_score, scaled_passing_score, completion_threshold) = match family {
-            ApiFamily::Scorm12 => {
-                if let Some(score) = &context.mastery_score {
-                    check("cmi.student_data.mastery_score", score)?;
-                }
-                (context.mastery_score.clone(), None, None)
-            }
-            ApiFamily::Scorm2004 => {
-                if let Some(score) = &context.scaled_passing_score {
-                    check("cmi.scaled_passing_score", score)?;
-                }
-                if let Some(threshold) = &context.completion_threshold {
-                    check("cmi.completion_threshold", threshold)?;
-                }
-                (
-                    None,
-                    context.scaled_passing_score.clone(),
-                    context.completion_threshold.clone(),
-                )
-            }
-        };
-        let suspend_spm = match family {
+        let suspend_spm = match version.family() {
             ApiFamily::Scorm12 => 4096,
-            ApiFamily::Scorm2004 => super::types::suspend_data_spm_2004(validation),
+            ApiFamily::Scorm2004 => super::types::suspend_data_spm_2004(checker.validation()),
         };
         let suspend_data_limit =
             at_least(context.suspend_data_limit, suspend_spm, names.suspend_data)?;
         let value_limit = at_least(
-            context.value_limit.or(Some(DEFAULT_VALUE_LIMIT)),
+            Some(context.value_limit.unwrap_or(DEFAULT_VALUE_LIMIT)),
             64_000,
             "value_limit",
         )?;
         let records_limit = at_least(
-            context.records_limit.or(Some(DEFAULT_RECORDS_LIMIT)),
+            Some(context.records_limit.unwrap_or(DEFAULT_RECORDS_LIMIT)),
             250,
             "records_limit",
         )?;
-
-        let mut launch_values = BTreeMap::new();
-        let mut launch_counts = BTreeMap::new();
-        launch_values.insert(names.learner_id.to_owned(), context.learner_id.clone());
-        launch_values.insert(names.learner_name.to_owned(), context.learner_name.clone());
-        launch_values.insert(names.credit.to_owned(), context.credit.as_str().to_owned());
-        launch_values.insert(names.mode.to_owned(), context.mode.as_str().to_owned());
-        for (name, value) in [
-            (names.launch_data, &context.launch_data),
-            (names.max_time_allowed, &context.max_time_allowed),
-            (names.time_limit_action, &context.time_limit_action),
-        ] {
-            if let Some(value) = value {
-                launch_values.insert(name.to_owned(), value.clone());
-            }
-        }
-        match family {
-            ApiFamily::Scorm12 => {
-                if let Some(score) = &mastery_score {
-                    launch_values
-                        .insert("cmi.student_data.mastery_score".to_owned(), score.clone());
-                }
-                if !context.comments_from_lms.is_empty() {
-                    let joined: Vec<&str> = context
-                        .comments_from_lms
-                        .iter()
-                        .map(|c| c.comment.as_str())
-                        .collect();
-                    let joined = joined.join("\n");
-                    check("cmi.comments_from_lms", &joined)?;
-                    launch_values.insert("cmi.comments_from_lms".to_owned(), joined);
-                }
-            }
-            ApiFamily::Scorm2004 => {
-                if let Some(score) = &scaled_passing_score {
-                    launch_values.insert("cmi.scaled_passing_score".to_owned(), score.clone());
-                }
-                if let Some(threshold) = &completion_threshold {
-                    launch_values.insert("cmi.completion_threshold".to_owned(), threshold.clone());
-                }
-                for (index, comment) in context.comments_from_lms.iter().enumerate() {
-                    let fields = [
-                        ("comment", Some(&comment.comment)),
-                        ("location", comment.location.as_ref()),
-                        ("timestamp", comment.timestamp.as_ref()),
-                    ];
-                    for (field, value) in fields {
-                        if let Some(value) = value {
-                            check(&format!("cmi.comments_from_lms.n.{field}"), value)?;
-                            launch_values.insert(
-                                format!("cmi.comments_from_lms.{index}.{field}"),
-                                value.clone(),
-                            );
-                        }
-                    }
-                }
-                if !context.comments_from_lms.is_empty() {
-                    launch_counts.insert(
-                        "cmi.comments_from_lms".to_owned(),
-                        context.comments_from_lms.len(),
-                    );
-                }
-            }
-        }
-
-        let shared = if fourth {
-            let mut seen: Vec<&str> = Vec::new();
-            for bucket in &context.shared_data {
-                check("adl.data.n.id", &bucket.id)?;
-                if seen.contains(&bucket.id.as_str()) {
-                    return Err(LaunchError::DuplicateId {
-                        element: "adl.data".to_owned(),
-                        id: bucket.id.clone(),
-                    });
-                }
-                seen.push(&bucket.id);
-            }
-            context.shared_data.clone()
-        } else {
-            Vec::new()
-        };
-
+        let mut launch = launch_values(&context, &checker)?;
+        let shared = shared_data(&context, &checker)?;
         let (mut data, entry) = restore(&context, model)?;
-
-        // Manifest objectives the data does not have yet.
-        for id in &context.objective_ids {
-            check("cmi.objectives.n.id", id)?;
-            if context
-                .objective_ids
-                .iter()
-                .filter(|other| *other == id)
-                .count()
-                > 1
-            {
-                return Err(LaunchError::DuplicateId {
-                    element: "cmi.objectives".to_owned(),
-                    id: id.clone(),
-                });
-            }
-            let count = data.count("cmi.objectives");
-            let present =
-                (0..count).any(|i| data.get(&format!("cmi.objectives.{i}.id")) == Some(id));
-            if !present {
-                data.values
-                    .insert(format!("cmi.objectives.{count}.id"), id.clone());
-                data.counts.insert("cmi.objectives".to_owned(), count + 1);
-            }
-        }
-
+        add_manifest_objectives(&mut data, &context.objective_ids, &checker)?;
         for (name, value) in &context.learner_preferences {
             let path = format!("{}.{name}", names.preferences);
             if model.element(&path, version).is_none() {
                 return Err(LaunchError::UnknownPreference(name.clone()));
             }
-            check(&path, value)?;
+            checker.check(&path, value)?;
             data.values.insert(path, value.clone());
         }
-
-        launch_values.insert(names.entry.to_owned(), entry.clone());
+        launch.values.insert(names.entry.to_owned(), entry.clone());
 
         Ok(RuntimeSession {
             version,
@@ -749,15 +615,14 @@ impl RuntimeSession {
             credit: context.credit,
             mode: context.mode,
             policy: context.scorm12,
-            mastery_score,
-            completion_threshold,
-            scaled_passing_score,
+            mastery_score: context.mastery_score.clone(),
+            completion_threshold: context.completion_threshold.clone(),
+            scaled_passing_score: context.scaled_passing_score.clone(),
             max_time_allowed: context.max_time_allowed.clone(),
             suspend_data_limit,
             value_limit,
             records_limit,
-            launch_values,
-            launch_counts,
+            launch,
             shared,
             nav_validity: context.nav_validity.clone(),
             data,
@@ -978,7 +843,8 @@ impl RuntimeSession {
             return None;
         }
         Some(
-            self.launch_values
+            self.launch
+                .values
                 .get(names.time_limit_action)
                 .map_or("continue,no message", String::as_str),
         )
@@ -1195,19 +1061,7 @@ impl RuntimeSession {
     }
 
     fn read_leaf(&self, element: &'static Element, indices: &[usize]) -> Result<String, Fail> {
-        for (level, collection) in model::collections_along(element.path)
-            .into_iter()
-            .enumerate()
-        {
-            let key = model::instantiate(collection, &indices[..level]);
-            let count = self.count_at(collection, &key);
-            if indices[level] >= count {
-                return Err(Fail::new(
-                    CmiError::IndexOutOfRange,
-                    format!("{key} has {count} records"),
-                ));
-            }
-        }
+        self.check_read_indices(element.path, indices)?;
         if !element.access.readable() {
             return Err(CmiError::WriteOnly.into());
         }
@@ -1243,7 +1097,7 @@ impl RuntimeSession {
             }
         }
         let stored = match element.source {
-            Source::Launch => self.launch_values.get(&key),
+            Source::Launch => self.launch.values.get(&key),
             _ => self.data.values.get(&key),
         };
         stored
@@ -1252,12 +1106,10 @@ impl RuntimeSession {
             .ok_or_else(|| CmiError::NotInitialized.into())
     }
 
-    /// Checks that every record a `_count` sits in exists.
-    fn check_read_indices(&self, collection_path: &str, indices: &[usize]) -> Result<(), Fail> {
-        for (level, outer) in model::collections_along(collection_path)
-            .into_iter()
-            .enumerate()
-        {
+    /// Checks that every record `path` (an element or a collection) sits in
+    /// exists.
+    fn check_read_indices(&self, path: &str, indices: &[usize]) -> Result<(), Fail> {
+        for (level, outer) in model::collections_along(path).into_iter().enumerate() {
             let key = model::instantiate(outer, &indices[..level]);
             let count = self.count_at(outer, &key);
             if indices[level] >= count {
@@ -1280,7 +1132,7 @@ impl RuntimeSession {
 
     fn count_of(&self, collection: &Collection, key: &str) -> usize {
         match collection.source {
-            Source::Launch => self.launch_counts.get(key).copied().unwrap_or(0),
+            Source::Launch => self.launch.counts.get(key).copied().unwrap_or(0),
             Source::SharedData => self.shared.len(),
             Source::Data | Source::Navigation => self.data.count(key),
         }
@@ -1319,6 +1171,7 @@ impl RuntimeSession {
         let collections = model::collections_along(element.path);
         let dependency_depth = element.depends_on.map(model::depth);
         let mut new_records: Vec<String> = Vec::new();
+        let mut records_above_spm = false;
         for (level, collection_path) in collections.iter().enumerate() {
             let key = model::instantiate(collection_path, &indices[..level]);
             let collection = self
@@ -1360,6 +1213,13 @@ impl RuntimeSession {
                         format!("{key} is limited to {} records", self.records_limit),
                     ));
                 }
+                let spm = match self.interaction_type(&indices[..level]) {
+                    Some(kind) if collection_path.ends_with("correct_responses") => {
+                        kind.format().patterns_spm
+                    }
+                    _ => collection.spm,
+                };
+                records_above_spm |= count >= spm;
                 new_records.push(key);
             }
             if dependency_depth == Some(level + 1) {
@@ -1402,7 +1262,7 @@ impl RuntimeSession {
         Ok(Write {
             key,
             new_records,
-            spm_exceeded: accepted.spm_exceeded,
+            spm_exceeded: accepted.spm_exceeded || records_above_spm,
         })
     }
 
@@ -1657,6 +1517,163 @@ impl RuntimeSession {
                 .insert("cmi.core.lesson_status".to_owned(), new_status.to_owned());
         }
     }
+}
+
+/// Checks launch values against the elements they feed.
+struct Checker {
+    model: &'static Model,
+    version: ScormVersion,
+}
+
+impl Checker {
+    fn validation(&self) -> ValidationContext {
+        ValidationContext {
+            fourth_edition: self.version.is_fourth_edition(),
+            interaction_type: None,
+        }
+    }
+
+    fn check(&self, path: &str, value: &str) -> Result<(), LaunchError> {
+        let element = self
+            .model
+            .element(path, self.version)
+            .expect("launch values feed elements of the model");
+        element
+            .ty
+            .validate(value, self.validation())
+            .map(|_| ())
+            .map_err(|_| LaunchError::InvalidValue {
+                element: path.to_owned(),
+                value: value.to_owned(),
+            })
+    }
+}
+
+/// The values and record counts of the elements the launch context
+/// provides, by concrete name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct LaunchProvided {
+    values: BTreeMap<String, String>,
+    counts: BTreeMap<String, usize>,
+}
+
+/// The values and counts of the elements the launch context provides.
+fn launch_values(
+    context: &LaunchContext,
+    checker: &Checker,
+) -> Result<LaunchProvided, LaunchError> {
+    let names = LaunchNames::of(context.version.family());
+    let mut values = BTreeMap::new();
+    let mut counts = BTreeMap::new();
+    let optional = [
+        (names.launch_data, &context.launch_data),
+        (names.max_time_allowed, &context.max_time_allowed),
+        (names.time_limit_action, &context.time_limit_action),
+        ("cmi.student_data.mastery_score", &context.mastery_score),
+        ("cmi.scaled_passing_score", &context.scaled_passing_score),
+        ("cmi.completion_threshold", &context.completion_threshold),
+    ];
+    let required = [
+        (names.learner_id, &context.learner_id),
+        (names.learner_name, &context.learner_name),
+    ];
+    for (name, value) in optional
+        .into_iter()
+        .filter_map(|(name, value)| value.as_ref().map(|v| (name, v)))
+        .chain(required)
+    {
+        checker.check(name, value)?;
+        values.insert(name.to_owned(), value.clone());
+    }
+    values.insert(names.credit.to_owned(), context.credit.as_str().to_owned());
+    values.insert(names.mode.to_owned(), context.mode.as_str().to_owned());
+    if context.comments_from_lms.is_empty() {
+        return Ok(LaunchProvided { values, counts });
+    }
+    match context.version.family() {
+        ApiFamily::Scorm12 => {
+            let texts: Vec<&str> = context
+                .comments_from_lms
+                .iter()
+                .map(|c| c.comment.as_str())
+                .collect();
+            let joined = texts.join("\n");
+            checker.check("cmi.comments_from_lms", &joined)?;
+            values.insert("cmi.comments_from_lms".to_owned(), joined);
+        }
+        ApiFamily::Scorm2004 => {
+            for (index, comment) in context.comments_from_lms.iter().enumerate() {
+                let fields = [
+                    ("comment", Some(&comment.comment)),
+                    ("location", comment.location.as_ref()),
+                    ("timestamp", comment.timestamp.as_ref()),
+                ];
+                for (field, value) in fields {
+                    if let Some(value) = value {
+                        checker.check(&format!("cmi.comments_from_lms.n.{field}"), value)?;
+                        values.insert(
+                            format!("cmi.comments_from_lms.{index}.{field}"),
+                            value.clone(),
+                        );
+                    }
+                }
+            }
+            counts.insert(
+                "cmi.comments_from_lms".to_owned(),
+                context.comments_from_lms.len(),
+            );
+        }
+    }
+    Ok(LaunchProvided { values, counts })
+}
+
+/// The shared data buckets of a SCORM 2004 4th edition launch (none before).
+fn shared_data(
+    context: &LaunchContext,
+    checker: &Checker,
+) -> Result<Vec<SharedDataBucket>, LaunchError> {
+    if !context.version.is_fourth_edition() {
+        return Ok(Vec::new());
+    }
+    for (position, bucket) in context.shared_data.iter().enumerate() {
+        checker.check("adl.data.n.id", &bucket.id)?;
+        if context.shared_data[..position]
+            .iter()
+            .any(|other| other.id == bucket.id)
+        {
+            return Err(LaunchError::DuplicateId {
+                element: "adl.data".to_owned(),
+                id: bucket.id.clone(),
+            });
+        }
+    }
+    Ok(context.shared_data.clone())
+}
+
+/// Appends a `cmi.objectives` record for each manifest objective the data
+/// does not have yet.
+fn add_manifest_objectives(
+    data: &mut RuntimeData,
+    ids: &[String],
+    checker: &Checker,
+) -> Result<(), LaunchError> {
+    for (position, id) in ids.iter().enumerate() {
+        checker.check("cmi.objectives.n.id", id)?;
+        if ids[..position].contains(id) {
+            return Err(LaunchError::DuplicateId {
+                element: "cmi.objectives".to_owned(),
+                id: id.clone(),
+            });
+        }
+        let count = data.count("cmi.objectives");
+        let present = (0..count).any(|i| data.get(&format!("cmi.objectives.{i}.id")) == Some(id));
+        if !present {
+            data.values
+                .insert(format!("cmi.objectives.{count}.id"), id.clone());
+            data.counts.insert("cmi.objectives".to_owned(), count + 1);
+        }
+    }
+    Ok(())
 }
 
 /// Reads a number the validators accepted.
@@ -2058,6 +2075,149 @@ mod tests {
             json,
             serde_json::json!({"seq": 1, "fn": "SetValue", "element": "cmi.location", "value": "a", "result": "true", "error": 0})
         );
+    }
+
+    #[test]
+    fn host_failures_have_their_own_codes() {
+        for (version, init, commit, terminate) in [
+            (ScormVersion::Scorm2004Fourth, "102", "391", "111"),
+            (ScormVersion::Scorm12, "101", "101", "101"),
+        ] {
+            let mut s = RuntimeSession::new(LaunchContext::new(version, "l1", "n")).unwrap();
+            s.set_host_failure(true);
+            assert_eq!(s.initialize(""), Err(CmiError::InitializationFailed));
+            assert_eq!(s.get_last_error(), init);
+            s.set_host_failure(false);
+            s.initialize("").unwrap();
+            s.set_host_failure(true);
+            assert_eq!(s.commit(""), Err(CmiError::CommitFailed));
+            assert_eq!(s.get_last_error(), commit);
+            assert_eq!(s.terminate(""), Err(CmiError::TerminationFailed));
+            assert_eq!(s.get_last_error(), terminate);
+            assert_eq!(s.state(), SessionState::Running);
+            s.set_host_failure(false);
+            assert_eq!(s.terminate(""), Ok(()));
+        }
+    }
+
+    #[test]
+    fn recorded_calls_read_back_from_json() {
+        let mut s = session(ScormVersion::Scorm2004Fourth);
+        s.set_value("cmi.suspend_data", &"x".repeat(64_001))
+            .unwrap_err();
+        s.set_value("cmi.location", &"x".repeat(1_001)).unwrap();
+        s.get_value("cmi.bogus").unwrap_err();
+        let calls = s.take_calls();
+        let json = serde_json::to_string(&calls).unwrap();
+        let back: Vec<RecordedCall> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, calls);
+        assert_eq!(calls[1].error, 351);
+        assert!(calls[2].spm_exceeded);
+        assert_eq!(
+            calls[3].call,
+            ApiCall::GetValue {
+                element: "cmi.bogus".to_owned()
+            }
+        );
+        assert_eq!(calls[3].result, "");
+    }
+
+    #[test]
+    fn diagnostics_explain_the_last_error() {
+        let mut s = session(ScormVersion::Scorm2004Fourth);
+        assert_eq!(s.get_diagnostic(""), "No Error");
+        s.set_value("cmi.objectives.0.score.raw", "1").unwrap_err();
+        assert_eq!(
+            s.get_diagnostic(""),
+            "cmi.objectives.0.score.raw: a prerequisite element is not set \
+             (cmi.objectives.0.id must be set first)"
+        );
+        assert_eq!(s.get_diagnostic("408"), s.get_diagnostic(""));
+        assert_eq!(s.get_diagnostic("406"), "Data Model Element Type Mismatch");
+        assert_eq!(s.get_diagnostic("999"), "");
+        s.set_value("cmi.location", &"é".repeat(300)).unwrap();
+        s.set_value(&format!("cmi.{}", "x".repeat(300)), "v")
+            .unwrap_err();
+        assert_eq!(s.get_diagnostic("").chars().count(), 255);
+    }
+
+    #[test]
+    fn apply_returns_what_the_content_sees() {
+        let mut s =
+            RuntimeSession::new(LaunchContext::new(ScormVersion::Scorm12, "l1", "Doe, Jane"))
+                .unwrap();
+        let outcome = |result: &str, error: &str| CallOutcome {
+            result: result.to_owned(),
+            error: error.to_owned(),
+        };
+        let steps = [
+            (
+                ApiCall::GetValue {
+                    element: "cmi.core.student_id".to_owned(),
+                },
+                outcome("", "301"),
+            ),
+            (ApiCall::GetLastError, outcome("301", "301")),
+            (
+                ApiCall::Initialize { arg: String::new() },
+                outcome("true", "0"),
+            ),
+            (
+                ApiCall::GetValue {
+                    element: "cmi.core.student_id".to_owned(),
+                },
+                outcome("l1", "0"),
+            ),
+            (
+                ApiCall::SetValue {
+                    element: "cmi.core.student_id".to_owned(),
+                    value: "x".to_owned(),
+                },
+                outcome("false", "403"),
+            ),
+            (
+                ApiCall::GetErrorString {
+                    arg: "403".to_owned(),
+                },
+                outcome("Element is read only", "403"),
+            ),
+            (
+                ApiCall::Terminate { arg: String::new() },
+                outcome("true", "0"),
+            ),
+        ];
+        for (call, expected) in steps {
+            assert_eq!(s.apply(&call), expected, "{call:?}");
+        }
+    }
+
+    #[test]
+    fn records_above_the_spm_are_kept_and_flagged() {
+        let mut s = session(ScormVersion::Scorm2004Fourth);
+        for index in 0..=100 {
+            s.set_value(&format!("cmi.objectives.{index}.id"), &format!("o{index}"))
+                .unwrap();
+        }
+        let flags: Vec<bool> = s.calls().iter().map(|c| c.spm_exceeded).collect();
+        assert_eq!(flags.iter().filter(|f| **f).count(), 1);
+        assert!(flags[101], "the 101st objective is beyond the spm of 100");
+        assert_eq!(s.get_value("cmi.objectives._count"), Ok("101".to_owned()));
+        let mut limited = RuntimeSession::new(LaunchContext {
+            records_limit: Some(250),
+            ..LaunchContext::new(ScormVersion::Scorm2004Fourth, "l1", "n")
+        })
+        .unwrap();
+        limited.initialize("").unwrap();
+        for index in 0..250 {
+            limited
+                .set_value(&format!("cmi.interactions.{index}.id"), "q")
+                .unwrap();
+        }
+        assert_eq!(
+            limited.set_value("cmi.interactions.250.id", "q"),
+            Err(CmiError::TooManyRecords)
+        );
+        assert_eq!(limited.get_last_error(), "351");
     }
 
     #[test]

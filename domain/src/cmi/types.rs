@@ -38,7 +38,8 @@ pub enum Pattern {
     /// A language tag (RFC 3066/5646 shape), as in `{lang=…}`.
     Language,
     /// A URI reference as SCORM 2004 identifiers use it: no whitespace or
-    /// control characters, none of `"<>\^`{|}[]`, and `%` only in escapes.
+    /// control characters, none of `"`, `<`, `>`, `\`, `^`, `` ` ``, `{`,
+    /// `|`, `}`, `[`, `]`, and `%` only in escapes.
     Uri,
     /// Identifiers that start like a URN must be a whole [`Pattern::Urn`].
     UrnPrefix,
