@@ -40,8 +40,8 @@ pub use js::js_model;
 pub use model::{Access, Collection, Element, Group, Model};
 pub use session::{
     ApiCall, CallOutcome, Credit, LaunchContext, LmsComment, Mode, NavValidity, RecordedCall,
-    RuntimeData, RuntimeSession, RuntimeSummary, Scorm12Policy, SessionState, SharedDataBucket,
-    Tristate, UnsetStatusAtFinish,
+    ReplayMismatch, RuntimeData, RuntimeSession, RuntimeSummary, Scorm12Policy, SessionState,
+    SharedDataBucket, Tristate, UnsetStatusAtFinish,
 };
 pub use time::{IsoDuration, TimeError, Timespan12};
 

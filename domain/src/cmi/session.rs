@@ -422,6 +422,22 @@ pub struct RecordedCall {
     pub spm_exceeded: bool,
 }
 
+/// A replayed call whose outcome differs from the recorded one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("call {seq} gave error {actual_error} on replay where it gave {expected_error}")]
+pub struct ReplayMismatch {
+    /// The recorded call's `seq`.
+    pub seq: u64,
+    /// The error code recorded.
+    pub expected_error: u16,
+    /// The error code on replay.
+    pub actual_error: u16,
+    /// The result recorded.
+    pub expected_result: String,
+    /// The result on replay.
+    pub actual_result: String,
+}
+
 /// The attempt's state in the terms reports use, for either version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuntimeSummary {
@@ -809,6 +825,31 @@ impl RuntimeSession {
         }
     }
 
+    /// Runs a call another runtime recorded (the browser's, sent in a batch)
+    /// and checks that it has the same outcome here. Replaying every
+    /// recorded call of a session, in order, rebuilds its data exactly:
+    /// only recorded calls change data.
+    ///
+    /// # Errors
+    ///
+    /// A [`ReplayMismatch`] when the result or error code differs; the call
+    /// has still been applied here.
+    pub fn replay(&mut self, recorded: &RecordedCall) -> Result<(), ReplayMismatch> {
+        let outcome = self.apply(&recorded.call);
+        let error = self.last_code();
+        if outcome.result == recorded.result && error == recorded.error {
+            Ok(())
+        } else {
+            Err(ReplayMismatch {
+                seq: recorded.seq,
+                expected_error: recorded.error,
+                actual_error: error,
+                expected_result: recorded.result.clone(),
+                actual_result: outcome.result,
+            })
+        }
+    }
+
     /// `adl.nav.request` as last set (`_none_` by default; SCORM 2004 only).
     pub fn nav_request(&self) -> Option<&str> {
         match self.version.family() {
@@ -949,6 +990,8 @@ impl RuntimeSession {
                 )
             }
         };
+        // Diagnostics are for GetDiagnostic, which answers at most 255 characters.
+        let diagnostic = diagnostic.map(|text| text.chars().take(255).collect::<String>());
         self.last = LastError {
             error,
             diagnostic: diagnostic.clone().unwrap_or_default(),
@@ -1147,7 +1190,16 @@ impl RuntimeSession {
         if name.is_empty() {
             return Err(CmiError::SetWithoutElement.into());
         }
-        let (element, indices) = match self.model.resolve(name, self.version)? {
+        let address = match self.model.resolve(name, self.version) {
+            // Every keyword is read-only, whether or not the element has it.
+            Err(CmiError::NoChildren | CmiError::NoCount | CmiError::NoVersion) => {
+                return Err(CmiError::KeywordIsReadOnly.into());
+            }
+            // `adl.nav.request_valid.choice.{…}` is read-only, target or not.
+            Err(CmiError::MissingTarget) => return Err(CmiError::ReadOnly.into()),
+            other => other?,
+        };
+        let (element, indices) = match address {
             Address::Version | Address::Children(_) | Address::Count { .. } => {
                 return Err(CmiError::KeywordIsReadOnly.into());
             }
@@ -2218,6 +2270,52 @@ mod tests {
             Err(CmiError::TooManyRecords)
         );
         assert_eq!(limited.get_last_error(), "351");
+    }
+
+    #[test]
+    fn replaying_recorded_calls_rebuilds_the_data() {
+        let context = LaunchContext {
+            objective_ids: vec!["primary".to_owned()],
+            ..LaunchContext::new(ScormVersion::Scorm2004Fourth, "l1", "n")
+        };
+        let mut browser = RuntimeSession::new(context.clone()).unwrap();
+        browser.initialize("").unwrap();
+        browser.set_value("cmi.interactions.0.id", "q1").unwrap();
+        browser
+            .set_value("cmi.interactions.0.type", "choice")
+            .unwrap();
+        browser
+            .set_value("cmi.interactions.0.learner_response", "a[,]b")
+            .unwrap();
+        browser
+            .set_value("cmi.objectives.0.id", "other")
+            .unwrap_err();
+        browser.set_value("cmi.session_time", "PT3M").unwrap();
+        browser.commit("").unwrap();
+        browser.set_value("cmi.exit", "suspend").unwrap();
+        browser.terminate("").unwrap();
+        let batch = serde_json::to_string(&browser.take_calls()).unwrap();
+
+        let mut server = RuntimeSession::new(context).unwrap();
+        for call in serde_json::from_str::<Vec<RecordedCall>>(&batch).unwrap() {
+            server.replay(&call).unwrap();
+        }
+        assert_eq!(server.data(), browser.data());
+        assert_eq!(server.data().get("cmi.total_time"), Some("PT3M"));
+
+        let forged = RecordedCall {
+            seq: 99,
+            call: ApiCall::SetValue {
+                element: "cmi.location".to_owned(),
+                value: "x".to_owned(),
+            },
+            result: "true".to_owned(),
+            error: 0,
+            diagnostic: None,
+            spm_exceeded: false,
+        };
+        let mismatch = server.replay(&forged).unwrap_err();
+        assert_eq!((mismatch.seq, mismatch.actual_error), (99, 133));
     }
 
     #[test]

@@ -207,6 +207,10 @@ def scorm12_keywords():
          "0", "1", setup=[init(), put("cmi.interactions.0.correct_responses.0.pattern", "a")])
     case(v, "get _count of a missing interaction", get("cmi.interactions.0.objectives._count"), "101", "")
     bad_set(v, "cmi._version", "3.4", "402", label="set keyword cmi._version")
+    for element in ["cmi.core.student_id._children", "cmi.core._count", "cmi.core._version",
+                    "cmi.interactions.0.objectives._children"]:
+        bad_set(v, element, "x", "402", label=f"set keyword {element} the element lacks")
+    bad_set(v, "cmi.bogus._children", "x", "401", label="set keyword of an unknown category")
     case(v, "get cmi.core._version", get("cmi.core._version"), "201", "")
     case(v, "get unknown element in cmi.core", get("cmi.core.bogus"), "201", "")
     bad_set(v, "cmi.core.bogus", "x", "201", label="set unknown element in cmi.core")
@@ -537,6 +541,10 @@ def scorm2004_keywords():
     bad_set(v, "cmi._version", "1.0", "404", label="set keyword cmi._version")
     case(v, "cmi.location._version", get("cmi.location._version"), "301", "")
     case(v, "cmi.bogus._version", get("cmi.bogus._version"), "401", "")
+    for element in ["cmi.location._children", "cmi.score._count", "cmi.location._version",
+                    "adl.nav._children"]:
+        bad_set(v, element, "x", "404", label=f"set keyword {element} the element lacks")
+    bad_set(v, "cmi.bogus._count", "x", "401", label="set keyword of an unknown element")
     children = {
         "cmi.comments_from_learner._children": "comment,location,timestamp",
         "cmi.comments_from_lms._children": "comment,location,timestamp",
@@ -903,6 +911,8 @@ def scorm2004_elements():
     case(v, "choice validity with a plain name", get("adl.nav.request_valid.choice.intro"), "401", "")
     case(v, "continue takes no target", get("adl.nav.request_valid.continue.{target=x}"), "401", "")
     bad_set(v, "adl.nav.request_valid.choice.{target=intro}", "true", "404", label="set choice validity")
+    bad_set(v, "adl.nav.request_valid.choice", "true", "404", label="set choice validity without target")
+    bad_set(v, "adl.nav.request_valid.choice.{id=x}", "true", "404", label="set choice validity with another delimiter")
     case(V3, "jump validity needs the 4th edition", get("adl.nav.request_valid.jump.{target=end}"), "401", "")
     case(v, "unknown nav element", get("adl.nav.bogus"), "401", "")
 
