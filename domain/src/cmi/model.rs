@@ -869,6 +869,21 @@ impl Model {
 
     /// Parses an element name into what it addresses, without looking at any
     /// data: the session then checks indices against counts.
+    ///
+    /// The name is split at `.`; a segment of ASCII digits right after a
+    /// collection becomes `n` (an index). A last segment `_version` is
+    /// valid only in `cmi._version`; `_children` needs a group or collection
+    /// with children; `_count` needs a collection. Anything else must be an
+    /// element of the table. `adl.nav.request_valid.choice.{target=…}` (and
+    /// `.jump.`) is read before splitting, since a target may hold dots.
+    ///
+    /// # Errors
+    ///
+    /// [`CmiError::NoVersion`], [`CmiError::NoChildren`] or
+    /// [`CmiError::NoCount`] for a keyword a known element lacks;
+    /// [`CmiError::MissingTarget`] for a malformed `{target=…}`; otherwise
+    /// [`CmiError::UndefinedElement`], or in SCORM 1.2
+    /// [`CmiError::UnknownChild`] when the category after `cmi.` is known.
     pub fn resolve(&self, name: &str, version: ScormVersion) -> Result<Address, CmiError> {
         if let Some(address) = self.resolve_nav_target(name, version)? {
             return Ok(address);

@@ -706,7 +706,16 @@ impl RuntimeSession {
         self.host_failure = failing;
     }
 
-    /// `Initialize("")` / `LMSInitialize("")`.
+    /// `Initialize("")` / `LMSInitialize("")`: starts the communication
+    /// session.
+    ///
+    /// # Errors
+    ///
+    /// After `Terminate` [`CmiError::InitializeAfterTerminate`]; with an
+    /// argument [`CmiError::NonEmptyArgument`]; while running
+    /// [`CmiError::AlreadyInitialized`]; on a host failure
+    /// [`CmiError::InitializationFailed`]. The error is also what
+    /// `GetLastError` reports next, and the call is recorded.
     pub fn initialize(&mut self, arg: &str) -> Result<(), CmiError> {
         let outcome = self.initialize_inner(arg);
         self.finish_call(
@@ -720,9 +729,25 @@ impl RuntimeSession {
         .map(|_| ())
     }
 
-    /// `Terminate("")` / `LMSFinish("")`: on success adds `session_time` to
-    /// `total_time` and settles the statuses (see the crate's notes on each
-    /// version).
+    /// `Terminate("")` / `LMSFinish("")`: ends the session and settles the
+    /// data to persist.
+    ///
+    /// Both versions add the last `session_time` set to `total_time`.
+    /// SCORM 2004 then forces `cmi.exit` to `suspend` after a `suspendAll`
+    /// request and stores the evaluated `completion_status` (with a
+    /// completion threshold) and `success_status` (with a scaled passing
+    /// score). SCORM 1.2 decides `lesson_status`: `browsed` for an untouched
+    /// status in browse mode; in normal mode `passed`/`failed` from the
+    /// mastery score when credit and a raw score allow (for an untouched
+    /// status, or any status with [`Scorm12Policy::mastery_override`]), else
+    /// the policy's status for an untouched one; review mode changes nothing.
+    ///
+    /// # Errors
+    ///
+    /// After `Terminate` [`CmiError::TerminateAfterTerminate`]; before
+    /// `Initialize` [`CmiError::TerminateBeforeInitialize`]; with an argument
+    /// [`CmiError::NonEmptyArgument`]; on a host failure
+    /// [`CmiError::TerminationFailed`] (the session keeps running).
     pub fn terminate(&mut self, arg: &str) -> Result<(), CmiError> {
         let outcome = self.terminate_inner(arg);
         self.finish_call(
@@ -736,7 +761,14 @@ impl RuntimeSession {
         .map(|_| ())
     }
 
-    /// `Commit("")` / `LMSCommit("")`.
+    /// `Commit("")` / `LMSCommit("")`: the host persists [`Self::data`].
+    ///
+    /// # Errors
+    ///
+    /// After `Terminate` [`CmiError::CommitAfterTerminate`]; with an argument
+    /// [`CmiError::NonEmptyArgument`]; before `Initialize`
+    /// [`CmiError::CommitBeforeInitialize`]; on a host failure
+    /// [`CmiError::CommitFailed`].
     pub fn commit(&mut self, arg: &str) -> Result<(), CmiError> {
         let outcome = self.commit_inner(arg);
         self.finish_call(
@@ -750,7 +782,15 @@ impl RuntimeSession {
         .map(|_| ())
     }
 
-    /// `GetValue(element)` / `LMSGetValue(element)`.
+    /// `GetValue(element)` / `LMSGetValue(element)`. SCORM 2004 answers
+    /// `cmi.completion_status` and `cmi.success_status` as evaluated from the
+    /// completion threshold and scaled passing score when the launch gives
+    /// them. Successful reads are not recorded.
+    ///
+    /// # Errors
+    ///
+    /// The state errors, then the name, index, access and initialization
+    /// rules of the data model; the content sees `""` and the error's code.
     pub fn get_value(&mut self, element: &str) -> Result<String, CmiError> {
         let outcome = self.get_inner(element);
         let value = outcome.clone().unwrap_or_default();
@@ -765,7 +805,16 @@ impl RuntimeSession {
         .map(|_| value)
     }
 
-    /// `SetValue(element, value)` / `LMSSetValue(element, value)`.
+    /// `SetValue(element, value)` / `LMSSetValue(element, value)`. The value
+    /// is stored exactly as given; a value or record above a smallest
+    /// permitted maximum is kept and its recorded call flagged.
+    ///
+    /// # Errors
+    ///
+    /// The state errors, then in order: the name, the access, each index
+    /// (appending at `_count` only) and the prerequisite (`id`, `type`),
+    /// uniqueness and write-once ids, the value's type and range, and the
+    /// host's limits. A refused call changes nothing.
     pub fn set_value(&mut self, element: &str, value: &str) -> Result<(), CmiError> {
         let outcome = self.set_inner(element, value);
         self.finish_call(
