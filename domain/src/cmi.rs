@@ -1,1 +1,0 @@
-//! cmi (to be written)
