@@ -28,7 +28,7 @@ use super::{
 };
 use crate::StoreError;
 
-const SELECT_COLUMNS: &str = "position, tx_id::text::bigint, stream_id, stream_version, event_type, schema_version, \
+const SELECT_COLUMNS: &str = "position, tx_id::text::bigint AS tx, stream_id, stream_version, event_type, schema_version, \
      payload, workspace_id, environment, actor, correlation_id, causation_id, request_id, recorded_at";
 
 const INSERT: &str = "INSERT INTO events (stream_id, stream_version, event_type, schema_version, payload, \
@@ -234,7 +234,7 @@ impl PostgresLog {
              WHERE workspace_id = $1 AND (environment = $2 OR environment IS NULL) \
                AND (tx_id, position) > ($3::bigint::text::xid8, $4) \
                AND tx_id < pg_snapshot_xmin(pg_current_snapshot()) \
-             ORDER BY tx_id, position LIMIT $5"
+             ORDER BY events.tx_id, events.position LIMIT $5"
         )))
         .bind(scope.workspace_id().to_string())
         .bind(scope.environment().as_str())
@@ -260,9 +260,9 @@ impl PostgresLog {
 
     pub(super) async fn head(&self) -> Result<Checkpoint, StoreError> {
         let row: Option<(i64, i64)> = sqlx::query_as(
-            "SELECT tx_id::text::bigint, position FROM events \
+            "SELECT tx_id::text::bigint AS tx, position FROM events \
              WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot()) \
-             ORDER BY tx_id DESC, position DESC LIMIT 1",
+             ORDER BY events.tx_id DESC, events.position DESC LIMIT 1",
         )
         .fetch_optional(&self.pool)
         .await?;
@@ -287,7 +287,7 @@ where
         "SELECT {SELECT_COLUMNS} FROM events \
          WHERE (tx_id, position) > ($1::bigint::text::xid8, $2) \
            AND tx_id < pg_snapshot_xmin(pg_current_snapshot()) \
-         ORDER BY tx_id, position LIMIT $3"
+         ORDER BY events.tx_id, events.position LIMIT $3"
     )))
     .bind(after.tx)
     .bind(after.position)
