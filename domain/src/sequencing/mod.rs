@@ -2,7 +2,8 @@
 //!
 //! [`definition`] holds the static sequencing definition model read from a
 //! manifest (`imsss:sequencing` plus the ADL extensions), with the spec
-//! defaults applied. The engine that runs these definitions builds on it.
+//! defaults applied. [`engine`] runs these definitions: the SN book's
+//! processes over one registration's activity tree and tracking state.
 
 /// Declares a closed vocabulary of manifest tokens: an enum that serialises in
 /// snake_case, with `as_token`/`from_token` for the spelling used in manifests.
@@ -49,3 +50,4 @@ macro_rules! vocabulary {
 pub(crate) use vocabulary;
 
 pub mod definition;
+pub mod engine;
