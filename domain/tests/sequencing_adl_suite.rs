@@ -782,16 +782,14 @@ fn check_get(engine: &Engine, sco: &Sco, path: &str, expected: &str) -> Option<S
     None
 }
 
-/// Test cases that fail because `package::imsss` merges a
-/// `<sequencingCollection>` entry into an activity's `<sequencing IDRef>`
-/// attribute by attribute, where ADL's RTE (`ADLSeqUtilities.bulidActivityNode`)
-/// only copies collection child elements whose element name is absent locally.
-/// With element-level merging all three pass.
-const KNOWN_PARSER_MERGE_FAILURES: [&str; 3] = ["CM-03b", "CM-04a", "RU-01ab"];
-
 #[test]
 fn adl_lms_test_suite() {
+    // ADL's suite is public but not ours to commit: point ADL_LMS_COURSES at
+    // its LMSRTE/Courses folder to run it locally.
     let Some(courses) = std::env::var_os("ADL_LMS_COURSES").map(PathBuf::from) else {
+        eprintln!(
+            "skipped: ADL_LMS_COURSES is not set (a local check against ADL's 4th-edition test suite)"
+        );
         return;
     };
     let mut names: Vec<String> = std::fs::read_dir(courses.join("TestCases"))
@@ -809,7 +807,7 @@ fn adl_lms_test_suite() {
     let only = std::env::var("ADL_ONLY").ok();
     let mut summary = String::new();
     let mut learner = GlobalObjectiveStore::new();
-    let (mut passed, mut failed, mut known, mut ui) = (0, 0, 0, 0);
+    let (mut passed, mut failed, mut ui) = (0, 0, 0);
     for name in &names {
         if only
             .as_ref()
@@ -822,12 +820,6 @@ fn adl_lms_test_suite() {
         };
         if failures.is_empty() {
             passed += 1;
-            if KNOWN_PARSER_MERGE_FAILURES.contains(&name.as_str()) {
-                writeln!(summary, "PASS {name} (listed as a known failure)").unwrap();
-            }
-        } else if KNOWN_PARSER_MERGE_FAILURES.contains(&name.as_str()) {
-            known += 1;
-            writeln!(summary, "KNOWN {name} (sequencingCollection merge)").unwrap();
         } else {
             failed += 1;
             writeln!(summary, "FAIL {name}").unwrap();
@@ -843,8 +835,6 @@ fn adl_lms_test_suite() {
             }
         }
     }
-    eprintln!(
-        "{summary}\npassed {passed}, failed {failed}, known failures {known}, ui mismatches in {ui}"
-    );
+    eprintln!("{summary}\npassed {passed}, failed {failed}, ui mismatches in {ui}");
     assert_eq!(failed, 0);
 }

@@ -2,17 +2,13 @@
 //! [`SequencingDefinition`]s, with the spec defaults applied.
 //!
 //! A local `imsss:sequencing@IDRef` is merged with the referenced definition
-//! of `imsss:sequencingCollection` before it is read, the way ADL's sample
-//! RTE and conformance suite do (test packages CM-03b, CM-07d, SX-05):
-//! - elements that carry only attributes (`controlMode`, `limitConditions`,
-//!   `randomizationControls`, `deliveryControls`,
-//!   `adlseq:constrainedChoiceConsiderations`, `adlseq:rollupConsiderations`)
-//!   are merged attribute by attribute, local attributes winning;
-//! - `rollupRules` merges its attributes the same way, and its `rollupRule`
-//!   list is the local one when the local element has any, else the
-//!   referenced one;
-//! - list elements (`sequencingRules`, `objectives`, `auxiliaryResources`,
-//!   `adlseq:objectives`) given locally replace the referenced element whole.
+//! of `imsss:sequencingCollection` before it is read, element by element, as
+//! ADL's sample RTE does (`ADLSeqUtilities.bulidActivityNode`): a child
+//! element of the referenced definition is used only when the local
+//! definition has no element of the same name; a local element replaces the
+//! referenced one whole, attributes and children. ADL's conformance packages
+//! CM-03b, CM-04a (an empty local `<controlMode/>` brings back every default)
+//! and RU-01ab depend on exactly this.
 
 use std::sync::LazyLock;
 
@@ -43,48 +39,18 @@ struct AdlObjective {
     column: u32,
 }
 
-/// Merges a local `imsss:sequencing` element over the referenced one (see the
-/// module docs).
+/// Merges a local `imsss:sequencing` element over the referenced one,
+/// element by element (see the module docs).
 pub(crate) fn merge(reference: &Element, local: &Element) -> Element {
     let mut merged = local.clone();
-    merged.children = reference.children.clone();
-    for child in &local.children {
-        let key = merge_key(child);
-        let Some(at) = merged.children.iter().position(|own| merge_key(own) == key) else {
-            merged.children.push(child.clone());
-            continue;
-        };
-        let attribute_merged = matches!(
-            key.as_str(),
-            "controlmode"
-                | "limitconditions"
-                | "randomizationcontrols"
-                | "deliverycontrols"
-                | "constrainedchoiceconsiderations"
-                | "rollupconsiderations"
-                | "rolluprules"
-        );
-        if !attribute_merged {
-            merged.children[at] = child.clone();
-            continue;
-        }
-        let target = &mut merged.children[at];
-        for attribute in &child.attributes {
-            match target
-                .attributes
-                .iter_mut()
-                .find(|own| own.local.eq_ignore_ascii_case(&attribute.local))
-            {
-                Some(own) => own.value = attribute.value.clone(),
-                None => target.attributes.push(attribute.clone()),
-            }
-        }
-        if key == "rolluprules" && child.children.iter().any(|rule| rule.is("rollupRule")) {
-            target.children = child.children.clone();
-        }
-        target.line = child.line;
-        target.column = child.column;
-    }
+    let local_keys: Vec<String> = local.children.iter().map(merge_key).collect();
+    merged.children = reference
+        .children
+        .iter()
+        .filter(|child| !local_keys.contains(&merge_key(child)))
+        .cloned()
+        .chain(local.children.iter().cloned())
+        .collect();
     merged
 }
 
@@ -712,7 +678,7 @@ mod tests {
     }
 
     #[test]
-    fn idref_merge_overlays_attributes_and_replaces_lists() {
+    fn idref_merge_replaces_whole_elements() {
         let reference = r#"<sequencing ID="S">
             <controlMode forwardOnly="true" choiceExit="false"/>
             <rollupRules rollupProgressCompletion="false"><rollupRule childActivitySet="any"/></rollupRules>
@@ -725,19 +691,21 @@ mod tests {
             <objectives><primaryObjective objectiveID="L-P"/></objectives>
             <deliveryControls tracked="false"/>
         </sequencing>"#;
+        // The referenced constrained choice survives (no local element);
+        // every local element replaces its referenced namesake whole.
         assert_eq!(
             merged(reference, local),
-            "controlMode[choice=false,choiceExit=false,flow=true,forwardOnly=true]{} \
-             rollupRules[objectiveMeasureWeight=0.5,rollupProgressCompletion=false]{any} \
+            "constrainedChoiceConsiderations[constrainChoice=true,preventActivation=true]{} \
+             controlMode[choice=false,flow=true]{} \
+             rollupRules[objectiveMeasureWeight=0.5]{} \
              objectives[]{L-P} \
-             constrainedChoiceConsiderations[constrainChoice=true,preventActivation=true]{} \
              deliveryControls[tracked=false]{}"
         );
+        // CM-04a: an empty local controlMode brings back every default.
+        let empty = r#"<sequencing IDRef="S"><controlMode/></sequencing>"#;
+        assert!(merged(reference, empty).contains("controlMode[]{}"));
         let local_rules = r#"<sequencing IDRef="S"><rollupRules><rollupRule childActivitySet="all"/></rollupRules></sequencing>"#;
-        assert!(
-            merged(reference, local_rules)
-                .contains("rollupRules[rollupProgressCompletion=false]{all}")
-        );
+        assert!(merged(reference, local_rules).contains("rollupRules[]{all}"));
     }
 
     #[test]
