@@ -9,6 +9,11 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::lrs::credential::LrsCredentialEvent;
+use crate::lrs::document::DocumentEvent;
+use crate::lrs::forwarding::ForwardingEvent;
+use crate::lrs::launch::LaunchTokenEvent;
+use crate::lrs::statement::StatementEvent;
 use crate::tenancy::{Environment, Scope, WorkspaceId};
 use crate::workspace::WorkspaceEvent;
 
@@ -52,6 +57,60 @@ pub const CATALOGUE: &[EventKind] = &[
         schema_version: 1,
         environment_in_payload: true,
     },
+    EventKind {
+        event_type: "StatementStored",
+        aggregate: "lrs_statement",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "DocumentWritten",
+        aggregate: "lrs_document",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "DocumentDeleted",
+        aggregate: "lrs_document",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "LrsCredentialCreated",
+        aggregate: "lrs_credentials",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "LrsCredentialRevoked",
+        aggregate: "lrs_credentials",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "LaunchTokenIssued",
+        aggregate: "lrs_launch_token",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "LaunchTokenRevoked",
+        aggregate: "lrs_launch_token",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "ForwardingConfigured",
+        aggregate: "lrs_forwarding",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "ForwardingRemoved",
+        aggregate: "lrs_forwarding",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
 ];
 
 /// Looks an event type up in the catalogue.
@@ -83,6 +142,11 @@ pub fn environment_in_payload(
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     Workspace(WorkspaceEvent),
+    LrsStatement(StatementEvent),
+    LrsDocument(DocumentEvent),
+    LrsCredential(LrsCredentialEvent),
+    LrsLaunchToken(LaunchTokenEvent),
+    LrsForwarding(ForwardingEvent),
 }
 
 /// Why a stored event could not be read. A projection that meets one stops
@@ -125,6 +189,21 @@ impl Event {
             "workspace" => Event::Workspace(
                 serde_json::from_str(payload).map_err(|e| malformed(e.to_string()))?,
             ),
+            "lrs_statement" => Event::LrsStatement(
+                serde_json::from_str(payload).map_err(|e| malformed(e.to_string()))?,
+            ),
+            "lrs_document" => Event::LrsDocument(
+                serde_json::from_str(payload).map_err(|e| malformed(e.to_string()))?,
+            ),
+            "lrs_credentials" => Event::LrsCredential(
+                serde_json::from_str(payload).map_err(|e| malformed(e.to_string()))?,
+            ),
+            "lrs_launch_token" => Event::LrsLaunchToken(
+                serde_json::from_str(payload).map_err(|e| malformed(e.to_string()))?,
+            ),
+            "lrs_forwarding" => Event::LrsForwarding(
+                serde_json::from_str(payload).map_err(|e| malformed(e.to_string()))?,
+            ),
             other => return Err(malformed(format!("no decoder for aggregate {other}"))),
         };
         if event.event_type() != event_type {
@@ -137,6 +216,11 @@ impl Event {
     pub fn event_type(&self) -> &'static str {
         match self {
             Event::Workspace(event) => event.kind(),
+            Event::LrsStatement(event) => event.kind(),
+            Event::LrsDocument(event) => event.kind(),
+            Event::LrsCredential(event) => event.kind(),
+            Event::LrsLaunchToken(event) => event.kind(),
+            Event::LrsForwarding(event) => event.kind(),
         }
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod cmi;
 pub mod events;
+pub mod lrs;
 pub mod package;
 pub mod sequencing;
 pub mod tenancy;
