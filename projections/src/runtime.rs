@@ -39,6 +39,23 @@ pub trait Projection: Send + Sync + 'static {
     /// Applies one event inside the batch transaction. Events a projection
     /// does not care about are ignored.
     async fn apply(&self, tx: &mut Tx, envelope: &Envelope<'_>) -> Result<(), ProjectionError>;
+
+    /// Applies consecutive events inside the batch transaction. The default
+    /// applies them one by one; a projection that writes many rows per event
+    /// overrides it to write them together, and must leave the same rows as
+    /// [`apply`](Self::apply) would. After an error other than
+    /// [`ProjectionError::Store`] the runner rolls back and applies the
+    /// events one by one to find the one at fault.
+    async fn apply_batch(
+        &self,
+        tx: &mut Tx,
+        envelopes: &[Envelope<'_>],
+    ) -> Result<(), ProjectionError> {
+        for envelope in envelopes {
+            self.apply(tx, envelope).await?;
+        }
+        Ok(())
+    }
 }
 
 /// Why an event could not be applied.
@@ -333,6 +350,65 @@ impl Projections {
     }
 
     async fn batch_of(&self, entry: &Entry, limit: u32) -> Result<PartialBatch, BatchError> {
+        let projection = &entry.projection;
+        let name = projection.name();
+        let mut tx = self.db.begin().await?;
+        let checkpoint = lock_checkpoint(&mut tx, self.db.backend(), name).await?;
+        let events = self.log.read_after_in(&mut tx, checkpoint, limit).await?;
+        let Some(last) = events.last().map(RecordedEvent::checkpoint) else {
+            tx.rollback().await?;
+            return Ok(PartialBatch::Done(Batch::Empty { checkpoint }));
+        };
+        let mut envelopes = Vec::with_capacity(events.len());
+        for (index, record) in events.iter().enumerate() {
+            match Event::decode(&record.event_type, record.schema_version, &record.payload) {
+                Ok(event) => envelopes.push(Envelope { record, event }),
+                Err(err) => {
+                    tx.rollback().await?;
+                    return Ok(PartialBatch::StopAt {
+                        index,
+                        position: record.position,
+                        event_type: record.event_type.clone(),
+                        reason: err.to_string(),
+                    });
+                }
+            }
+        }
+        let span = tracing::debug_span!(
+            "projection.apply_batch",
+            projection = name,
+            events = envelopes.len(),
+            last = last.position
+        );
+        match projection
+            .apply_batch(&mut tx, &envelopes)
+            .instrument(span)
+            .await
+        {
+            Ok(()) => {}
+            Err(ProjectionError::Store(err)) => {
+                tx.rollback().await?;
+                return Err(BatchError::Retry(err));
+            }
+            Err(_) => {
+                // Find the event at fault, applying one at a time.
+                tx.rollback().await?;
+                return self.batch_one_by_one(entry, limit).await;
+            }
+        }
+        save_checkpoint(&mut tx, name, last).await?;
+        tx.commit().await?;
+        Ok(PartialBatch::Done(Batch::Applied {
+            events: events.len() as u64,
+            checkpoint: last,
+        }))
+    }
+
+    async fn batch_one_by_one(
+        &self,
+        entry: &Entry,
+        limit: u32,
+    ) -> Result<PartialBatch, BatchError> {
         let projection = &entry.projection;
         let name = projection.name();
         let mut tx = self.db.begin().await?;

@@ -364,3 +364,96 @@ async fn two_runners_on_one_database_apply_each_event_once() {
         .collect();
     assert!(!statuses.iter().any(Status::is_stopped), "{statuses:?}");
 }
+
+/// Applies batches in one statement, and refuses a rename to "Bad".
+struct Batched;
+
+#[async_trait::async_trait]
+impl projections::Projection for Batched {
+    fn name(&self) -> &'static str {
+        "batched"
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &["batched_positions"]
+    }
+
+    async fn apply(
+        &self,
+        tx: &mut store::db::Tx,
+        envelope: &projections::Envelope<'_>,
+    ) -> Result<(), projections::ProjectionError> {
+        self.apply_batch(tx, std::slice::from_ref(envelope)).await
+    }
+
+    async fn apply_batch(
+        &self,
+        tx: &mut store::db::Tx,
+        envelopes: &[projections::Envelope<'_>],
+    ) -> Result<(), projections::ProjectionError> {
+        use domain::events::Event;
+        use domain::workspace::WorkspaceEvent;
+        let bad = envelopes.iter().any(|e| {
+            matches!(&e.event, Event::Workspace(WorkspaceEvent::WorkspaceRenamed { name, .. }) if name == "Bad")
+        });
+        if bad {
+            return Err(projections::ProjectionError::Inconsistent(
+                "a bad name".into(),
+            ));
+        }
+        let values: Vec<String> = envelopes
+            .iter()
+            .map(|e| format!("({})", e.record.position))
+            .collect();
+        tx.execute(store::db::sql(format!(
+            "INSERT INTO batched_positions (position) VALUES {}",
+            values.join(",")
+        )))
+        .await?;
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_that_fails_is_applied_one_by_one_up_to_the_event_at_fault() {
+    let w = world().await;
+    let mut tx = w.db.begin().await.unwrap();
+    tx.execute(store::db::sql(
+        "CREATE TABLE batched_positions (position BIGINT PRIMARY KEY)",
+    ))
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let (a, _) = w.history().await;
+    let bad = w
+        .run(
+            a,
+            WorkspaceCommand::Rename {
+                name: "Bad".into(),
+                at: at(8),
+            },
+        )
+        .await;
+    w.run(
+        a,
+        WorkspaceCommand::Rename {
+            name: "After".into(),
+            at: at(9),
+        },
+    )
+    .await;
+    let projections = Projections::new(
+        w.db.clone(),
+        w.log.clone(),
+        vec![std::sync::Arc::new(Batched)],
+    );
+    let err = projections.catch_up("batched").await.unwrap_err();
+    assert!(
+        matches!(err, WaitError::Stopped { position, .. } if position == bad.position),
+        "{err}"
+    );
+    let rows = dump::table(&w.db, "batched_positions").await.unwrap();
+    assert_eq!(rows.len(), 9, "every event before the bad one: {rows:?}");
+    let stored = projections.stored_checkpoints().await.unwrap()["batched"];
+    assert!(stored < bad);
+}
