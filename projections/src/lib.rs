@@ -16,6 +16,7 @@
 //!   API-key lookup that finds the scope in the first place.
 
 pub mod dump;
+pub mod lrs;
 pub mod runtime;
 pub mod workspaces;
 
@@ -25,5 +26,13 @@ pub use runtime::{Envelope, Projection, ProjectionError, Projections, Status, Wa
 
 /// Every projection of the platform, in the order they are listed by `replay`.
 pub fn all() -> Vec<Arc<dyn Projection>> {
-    vec![Arc::new(workspaces::WorkspacesView)]
+    vec![
+        Arc::new(workspaces::WorkspacesView),
+        Arc::new(lrs::statements::StatementsView),
+        Arc::new(lrs::objects::ObjectsView),
+        Arc::new(lrs::documents::DocumentsView),
+        Arc::new(lrs::progress::ProgressView),
+        Arc::new(lrs::credentials::CredentialsView),
+        Arc::new(lrs::forwarding::ForwardingView),
+    ]
 }

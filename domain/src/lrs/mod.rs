@@ -12,6 +12,7 @@
 //!   scope allows.
 //! - [`launch`]: launch-scoped tokens bound to one actor and registration.
 //! - [`forwarding`]: the per-workspace forwarding target.
+//! - [`objects`]: the Activities and Agents learnt from statements.
 //! - [`progress`]: what statements about a course activity say about a registration's progress.
 //!
 //! Every LRS event belongs to one workspace environment; the environment is in the event's
@@ -21,5 +22,6 @@ pub mod credential;
 pub mod document;
 pub mod forwarding;
 pub mod launch;
+pub mod objects;
 pub mod progress;
 pub mod statement;
