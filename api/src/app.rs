@@ -66,11 +66,20 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let stop_projections = CancellationToken::new();
-        let runners = self
+        let mut runners = self
             .state
             .platform
             .projections
             .spawn(stop_projections.clone());
+        let platform = &self.state.platform;
+        runners.push(
+            crate::lrs::forwarder::Forwarder::new(
+                platform.db.clone(),
+                platform.log.clone(),
+                platform.blobs.clone(),
+            )
+            .spawn(stop_projections.clone()),
+        );
         tracing::info!(address = %self.local_addr(), public_url = %self.state.settings.public_url, "serving");
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
@@ -93,10 +102,16 @@ pub fn router(state: AppState) -> Router {
         .split_for_parts();
     let (health, health_doc) = routes::health().split_for_parts();
     openapi.merge(health_doc);
+    let (xapi, xapi_doc) = routes::xapi::router().split_for_parts();
+    openapi.merge(xapi_doc);
+    let xapi = xapi
+        .layer(DefaultBodyLimit::max(routes::xapi::BODY_LIMIT))
+        .layer(routes::xapi::cors());
     let openapi = Json(openapi);
     Router::new()
         .merge(api)
         .merge(health)
+        .merge(xapi)
         .route(
             "/api/v1/openapi.json",
             get(move || async move { openapi.clone() }),

@@ -8,6 +8,9 @@
 use cqrs_es::persist::PersistedEventStore;
 use cqrs_es::{Aggregate, AggregateError, CqrsFramework};
 use domain::events::EventMetadata;
+use domain::lrs::credential::{LrsCredentialCommand, LrsCredentialError, LrsCredentials};
+use domain::lrs::forwarding::{Forwarding, ForwardingCommand, ForwardingError};
+use domain::lrs::launch::{LaunchToken, LaunchTokenCommand, LaunchTokenError};
 use domain::workspace::{Workspace, WorkspaceCommand, WorkspaceError};
 use std::sync::Arc;
 use store::log::{Checkpoint, EventLog};
@@ -40,12 +43,18 @@ fn framework<A: Aggregate<Services = ()>>(log: &EventLog) -> Framework<A> {
 #[derive(Clone)]
 pub struct Commands {
     workspaces: Arc<Framework<Workspace>>,
+    lrs_credentials: Arc<Framework<LrsCredentials>>,
+    launch_tokens: Arc<Framework<LaunchToken>>,
+    forwarding: Arc<Framework<Forwarding>>,
 }
 
 impl Commands {
     pub fn new(log: EventLog) -> Commands {
         Commands {
             workspaces: Arc::new(framework(&log)),
+            lrs_credentials: Arc::new(framework(&log)),
+            launch_tokens: Arc::new(framework(&log)),
+            forwarding: Arc::new(framework(&log)),
         }
     }
 
@@ -57,6 +66,38 @@ impl Commands {
         metadata: &EventMetadata,
     ) -> Result<Option<Checkpoint>, CommandError<WorkspaceError>> {
         execute(&self.workspaces, id, command, metadata).await
+    }
+
+    /// Runs a command on the LRS credentials of a workspace environment
+    /// ([`domain::lrs::credential::aggregate_id`]).
+    pub async fn lrs_credentials(
+        &self,
+        id: &str,
+        command: LrsCredentialCommand,
+        metadata: &EventMetadata,
+    ) -> Result<Option<Checkpoint>, CommandError<LrsCredentialError>> {
+        execute(&self.lrs_credentials, id, command, metadata).await
+    }
+
+    /// Runs a command on a launch token ([`domain::lrs::launch::aggregate_id`]).
+    pub async fn launch_token(
+        &self,
+        id: &str,
+        command: LaunchTokenCommand,
+        metadata: &EventMetadata,
+    ) -> Result<Option<Checkpoint>, CommandError<LaunchTokenError>> {
+        execute(&self.launch_tokens, id, command, metadata).await
+    }
+
+    /// Runs a command on the forwarding of a workspace environment
+    /// ([`domain::lrs::forwarding::aggregate_id`]).
+    pub async fn forwarding(
+        &self,
+        id: &str,
+        command: ForwardingCommand,
+        metadata: &EventMetadata,
+    ) -> Result<Option<Checkpoint>, CommandError<ForwardingError>> {
+        execute(&self.forwarding, id, command, metadata).await
     }
 }
 

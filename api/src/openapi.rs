@@ -18,6 +18,8 @@ use utoipa::{Modify, OpenApi};
         (name = "workspace", description = "The caller's workspace"),
         (name = "api-keys", description = "API keys of the caller's environment"),
         (name = "events", description = "The workspace's event log, for audits and replays"),
+        (name = "lrs", description = "LRS credentials, launch tokens and statement forwarding"),
+        (name = "xapi", description = "The workspace's xAPI LRS (1.0.x and 2.0): HTTP Basic with an LRS credential, or Bearer with an API key"),
         (name = "health", description = "Liveness and readiness"),
     )
 )]
@@ -34,6 +36,17 @@ impl Modify for Security {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("ac_live_… or ac_test_…")
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "lrs_basic",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some(
+                        "an LRS credential (lrs_…) or a launch token (launch_…) and its secret",
+                    ))
                     .build(),
             ),
         );

@@ -9,6 +9,7 @@ use store::log::EventLog;
 
 use crate::commands::Commands;
 use crate::config::StorageSettings;
+use crate::lrs::Lrs;
 
 /// Everything a command of the binary needs.
 #[derive(Clone)]
@@ -18,6 +19,7 @@ pub struct Platform {
     pub blobs: BlobStore,
     pub projections: Projections,
     pub commands: Commands,
+    pub lrs: Lrs,
 }
 
 impl Platform {
@@ -42,12 +44,14 @@ impl Platform {
             .context("cannot open the blob store")?;
         let projections = Projections::new(db.clone(), log.clone(), projections::all());
         let commands = Commands::new(log.clone());
+        let lrs = Lrs::new(log.clone(), blobs.clone(), projections.clone());
         Ok(Platform {
             db,
             log,
             blobs,
             projections,
             commands,
+            lrs,
         })
     }
 }

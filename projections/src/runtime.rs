@@ -709,11 +709,14 @@ fn now() -> String {
 /// A session-level advisory lock, held as long as its own connection (not
 /// a pooled one) lives; dropping it closes the session, which releases the
 /// lock.
-struct AdvisoryLock {
+pub struct AdvisoryLock {
     _connection: sqlx::PgConnection,
 }
 
-async fn try_advisory_lock(
+/// Takes the session-level advisory lock `name` (namespaced by `schema`) on
+/// a connection of its own, or `None` when another session holds it:
+/// projections use it, and so do subscribers that must run on one node.
+pub async fn try_advisory_lock(
     pool: &sqlx::PgPool,
     schema: &str,
     name: &str,

@@ -3,7 +3,10 @@
 pub mod api_keys;
 pub mod events;
 pub mod health;
+pub mod lrs_credentials;
+pub mod lrs_forwarding;
 pub mod workspace;
+pub mod xapi;
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::CONTENT_TYPE;
@@ -75,6 +78,20 @@ pub fn api_v1() -> OpenApiRouter<AppState> {
         .routes(routes!(api_keys::list_api_keys, api_keys::create_api_key))
         .routes(routes!(api_keys::get_api_key, api_keys::revoke_api_key))
         .routes(routes!(events::list_events))
+        .routes(routes!(
+            lrs_credentials::list_lrs_credentials,
+            lrs_credentials::create_lrs_credential
+        ))
+        .routes(routes!(
+            lrs_credentials::get_lrs_credential,
+            lrs_credentials::revoke_lrs_credential
+        ))
+        .routes(routes!(lrs_credentials::create_launch_token))
+        .routes(routes!(
+            lrs_forwarding::get_forwarding,
+            lrs_forwarding::configure_forwarding,
+            lrs_forwarding::remove_forwarding
+        ))
 }
 
 /// Health routes (outside `/api/v1`).

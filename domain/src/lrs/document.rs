@@ -21,6 +21,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::tenancy::Scope;
+use crate::xapi::XapiVersion;
 use crate::xapi::agent::Ifi;
 use crate::xapi::document::{
     DocumentMethod, DocumentResource, MergeError, PreconditionError, Preconditions,
@@ -182,8 +183,8 @@ pub enum DocumentCommand {
         content_type: String,
         content: Vec<u8>,
         conditions: Conditions,
-        /// [`crate::xapi::XapiVersion::requires_precondition_for_state`] of the request.
-        state_requires_precondition: bool,
+        /// The request's version: its concurrency rules differ.
+        version: XapiVersion,
         at: DateTime<Utc>,
     },
     /// Deletes the document; deleting one that does not exist changes nothing.
@@ -240,6 +241,11 @@ pub enum DocumentError {
     /// 413.
     #[error("the document is larger than {MAX_DOCUMENT_BYTES} bytes")]
     TooLarge,
+    /// 400: a 1.0.x `PUT` creating a profile document without `If-Match`/`If-None-Match`.
+    #[error(
+        "a PUT of an Activity or Agent Profile document needs If-Match or If-None-Match; send If-None-Match: * to create it"
+    )]
+    PreconditionRequired,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -279,9 +285,19 @@ impl LrsDocument {
                 content_type,
                 content,
                 conditions,
-                state_requires_precondition,
+                version,
                 at,
             } => {
+                let profile = key.resource != Resource::State;
+                if profile
+                    && method == WriteMethod::Put
+                    && self.current.is_none()
+                    && conditions.if_match.is_none()
+                    && conditions.if_none_match.is_none()
+                    && version.requires_precondition_to_create_profile()
+                {
+                    return Err(DocumentError::PreconditionRequired);
+                }
                 let xapi_method = match method {
                     WriteMethod::Put => DocumentMethod::Put,
                     WriteMethod::Post => DocumentMethod::Post,
@@ -291,7 +307,7 @@ impl LrsDocument {
                     key.resource.xapi(),
                     conditions.headers(),
                     self.etag(),
-                    state_requires_precondition,
+                    version.requires_precondition_for_state(),
                 )?;
                 let (content_type, bytes) = match (method, &self.current) {
                     (WriteMethod::Post, Some(current)) => (
@@ -414,7 +430,7 @@ mod tests {
             content_type: "application/json".into(),
             content: body.as_bytes().to_vec(),
             conditions,
-            state_requires_precondition: false,
+            version: XapiVersion::V2_0_0,
             at: at(),
         }
     }
@@ -541,16 +557,45 @@ mod tests {
                 .when(when)
                 .then_expect_error(error);
         }
-        // State documents can be replaced without a precondition in 1.0.x.
+        // State documents can be replaced without a precondition in 1.0.x, not in 2.0.
+        let mut replace = write(
+            Resource::State,
+            WriteMethod::Put,
+            r#"{"x":1}"#,
+            Conditions::default(),
+        );
         DocumentTest::with(())
             .given(vec![written(Resource::State, "{}")])
-            .when(write(
-                Resource::State,
-                WriteMethod::Put,
-                r#"{"x":1}"#,
-                Conditions::default(),
-            ))
+            .when(replace.clone())
+            .then_expect_error(PreconditionError::MissingPrecondition.into());
+        if let DocumentCommand::Write { version, .. } = &mut replace {
+            *version = XapiVersion::V1_0_3;
+        }
+        DocumentTest::with(())
+            .given(vec![written(Resource::State, "{}")])
+            .when(replace)
             .then_expect_events(vec![written(Resource::State, r#"{"x":1}"#)]);
+    }
+
+    #[test]
+    fn creating_a_profile_without_a_precondition() {
+        let mut command = write(
+            Resource::AgentProfile,
+            WriteMethod::Put,
+            "{}",
+            Conditions::default(),
+        );
+        DocumentTest::with(())
+            .given_no_previous_events()
+            .when(command.clone())
+            .then_expect_events(vec![written(Resource::AgentProfile, "{}")]);
+        if let DocumentCommand::Write { version, .. } = &mut command {
+            *version = XapiVersion::V1_0_3;
+        }
+        DocumentTest::with(())
+            .given_no_previous_events()
+            .when(command)
+            .then_expect_error(DocumentError::PreconditionRequired);
     }
 
     #[test]

@@ -163,8 +163,16 @@ mod tests {
         assert_eq!(
             ids,
             vec![
-                ("http://example.com/inner", "http://example.com/inner".into(), true),
-                ("http://example.com/p1", "http://example.com/p1".into(), false),
+                (
+                    "http://example.com/inner",
+                    "http://example.com/inner".into(),
+                    true
+                ),
+                (
+                    "http://example.com/p1",
+                    "http://example.com/p1".into(),
+                    false
+                ),
                 ("HTTP://Example.com/g", "http://example.com/g".into(), false),
             ]
         );
@@ -173,7 +181,8 @@ mod tests {
     #[test]
     fn definitions_merge() {
         let first = json!({"name": {"en-US": "Course"}, "type": "http://a", "extensions": {"http://e/1": 1}});
-        let second = json!({"name": {"fr": "Cours"}, "type": "http://b", "extensions": {"http://e/2": 2}});
+        let second =
+            json!({"name": {"fr": "Cours"}, "type": "http://b", "extensions": {"http://e/2": 2}});
         assert_eq!(
             merge_definition(Some(&first), &second),
             json!({"name": {"en-US": "Course", "fr": "Cours"}, "type": "http://b",

@@ -209,8 +209,10 @@ pub async fn find_active_credential(
 ) -> Result<Option<CredentialGrant>, StoreError> {
     let row = db
         .fetch_optional(
-            sql("SELECT workspace_id, environment, credential_id, label, scopes, secret_hash \
-                 FROM lrs_credentials WHERE credential_id = $1 AND revoked_at IS NULL")
+            sql(
+                "SELECT workspace_id, environment, credential_id, label, scopes, secret_hash \
+                 FROM lrs_credentials WHERE credential_id = $1 AND revoked_at IS NULL",
+            )
             .bind(credential_id),
         )
         .await?;
@@ -247,9 +249,11 @@ pub async fn find_launch_token(
 ) -> Result<Option<LaunchGrant>, StoreError> {
     let row = db
         .fetch_optional(
-            sql("SELECT workspace_id, environment, token_id, secret_hash, actor, registration, \
+            sql(
+                "SELECT workspace_id, environment, token_id, secret_hash, actor, registration, \
                  activity_id, expires_at FROM lrs_launch_tokens \
-                 WHERE token_id = $1 AND revoked_at IS NULL")
+                 WHERE token_id = $1 AND revoked_at IS NULL",
+            )
             .bind(token_id),
         )
         .await?;

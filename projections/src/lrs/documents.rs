@@ -75,8 +75,10 @@ impl Projection for DocumentsView {
             }
             DocumentEvent::DocumentDeleted { .. } => {
                 tx.execute(
-                    sql("DELETE FROM lrs_documents WHERE workspace_id = $1 AND environment = $2 \
-                         AND doc_key = $3")
+                    sql(
+                        "DELETE FROM lrs_documents WHERE workspace_id = $1 AND environment = $2 \
+                         AND doc_key = $3",
+                    )
                     .bind(scope.workspace_id().to_string())
                     .bind(scope.environment().as_str())
                     .bind(doc_key),

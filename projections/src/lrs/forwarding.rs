@@ -132,3 +132,101 @@ pub async fn all_targets(db: &Database) -> Result<Vec<Target>, StoreError> {
         .await?;
     rows.iter().map(target).collect()
 }
+
+/// The forwarder's bookkeeping for one target (table `lrs_forwarder_status`, written by the
+/// forwarder, not by a projection: like a projection checkpoint, replay leaves it alone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwarderStatus {
+    /// The target's start position this status belongs to (a target removed and configured
+    /// again starts over).
+    pub start_position: i64,
+    /// Every statement up to here has been forwarded.
+    pub checkpoint: Checkpoint,
+    pub forwarded: i64,
+    /// Failed attempts since the last success.
+    pub failures: i64,
+    pub last_success_at: Option<String>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<String>,
+}
+
+impl ForwarderStatus {
+    /// Nothing forwarded yet for `target`.
+    pub fn start(target: &Target) -> ForwarderStatus {
+        ForwarderStatus {
+            start_position: target.start.position,
+            checkpoint: target.start,
+            forwarded: 0,
+            failures: 0,
+            last_success_at: None,
+            last_error: None,
+            last_error_at: None,
+        }
+    }
+}
+
+/// The forwarder's status for `scope`.
+pub async fn forwarder_status(
+    db: &Database,
+    scope: &Scope,
+) -> Result<Option<ForwarderStatus>, StoreError> {
+    let row = db
+        .fetch_optional(
+            sql(
+                "SELECT start_position, checkpoint_tx, checkpoint_pos, forwarded, failures, \
+                 last_success_at, last_error, last_error_at FROM lrs_forwarder_status \
+                 WHERE workspace_id = $1 AND environment = $2",
+            )
+            .bind(scope.workspace_id().to_string())
+            .bind(scope.environment().as_str()),
+        )
+        .await?;
+    row.map(|row| {
+        Ok(ForwarderStatus {
+            start_position: row.get(0)?,
+            checkpoint: Checkpoint {
+                tx: row.get(1)?,
+                position: row.get(2)?,
+            },
+            forwarded: row.get(3)?,
+            failures: row.get(4)?,
+            last_success_at: row.get(5)?,
+            last_error: row.get(6)?,
+            last_error_at: row.get(7)?,
+        })
+    })
+    .transpose()
+}
+
+/// Saves the forwarder's status for `scope`.
+pub async fn save_forwarder_status(
+    db: &Database,
+    scope: &Scope,
+    status: &ForwarderStatus,
+) -> Result<(), StoreError> {
+    let mut tx = db.begin().await?;
+    tx.execute(
+        sql(
+            "INSERT INTO lrs_forwarder_status (workspace_id, environment, start_position, \
+             checkpoint_tx, checkpoint_pos, forwarded, failures, last_success_at, last_error, \
+             last_error_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             ON CONFLICT (workspace_id, environment) DO UPDATE SET \
+             start_position = excluded.start_position, checkpoint_tx = excluded.checkpoint_tx, \
+             checkpoint_pos = excluded.checkpoint_pos, forwarded = excluded.forwarded, \
+             failures = excluded.failures, last_success_at = excluded.last_success_at, \
+             last_error = excluded.last_error, last_error_at = excluded.last_error_at",
+        )
+        .bind(scope.workspace_id().to_string())
+        .bind(scope.environment().as_str())
+        .bind(status.start_position)
+        .bind(status.checkpoint.tx)
+        .bind(status.checkpoint.position)
+        .bind(status.forwarded)
+        .bind(status.failures)
+        .bind(status.last_success_at.clone())
+        .bind(status.last_error.clone())
+        .bind(status.last_error_at.clone()),
+    )
+    .await?;
+    tx.commit().await
+}

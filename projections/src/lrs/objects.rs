@@ -41,10 +41,8 @@ impl Projection for ObjectsView {
         envelopes: &[Envelope<'_>],
     ) -> Result<(), ProjectionError> {
         // Per scope: activity key → change, in log order; and agents to remember.
-        let mut activities: HashMap<Scope, BTreeMap<String, ActivityChange<'_>>> =
-            HashMap::new();
-        let mut agents: BTreeMap<(String, &'static str, String, String), &Json> =
-            BTreeMap::new();
+        let mut activities: HashMap<Scope, BTreeMap<String, ActivityChange<'_>>> = HashMap::new();
+        let mut agents: BTreeMap<(String, &'static str, String, String), &Json> = BTreeMap::new();
         for envelope in envelopes {
             let Event::LrsStatement(StatementEvent::StatementStored { statement, .. }) =
                 &envelope.event
@@ -226,8 +224,10 @@ pub async fn definitions(
 pub async fn agents(db: &Database, scope: &Scope, ifi_key: &str) -> Result<Vec<Json>, StoreError> {
     let rows = db
         .fetch_all(
-            sql("SELECT agent FROM lrs_agents WHERE workspace_id = $1 AND environment = $2 \
-                 AND ifi_key = $3 ORDER BY name")
+            sql(
+                "SELECT agent FROM lrs_agents WHERE workspace_id = $1 AND environment = $2 \
+                 AND ifi_key = $3 ORDER BY name",
+            )
             .bind(scope.workspace_id().to_string())
             .bind(scope.environment().as_str())
             .bind(ifi_key),

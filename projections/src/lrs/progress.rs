@@ -141,7 +141,8 @@ impl Projection for ProgressView {
     }
 }
 
-const COLUMNS: &str = "activity_key, completed, success, score_scaled, score_raw, score_min, score_max, updated_ms";
+const COLUMNS: &str =
+    "activity_key, completed, success, score_scaled, score_raw, score_min, score_max, updated_ms";
 
 /// The progress statements reported for one activity of a registration.
 #[derive(Debug, Clone, PartialEq)]

@@ -63,7 +63,12 @@ fn filter_keys(index: &StatementIndex) -> BTreeSet<String> {
     keys.extend(index.agents.iter().map(|k| agent_key(k, false)));
     keys.extend(index.related_agents.iter().map(|k| agent_key(k, true)));
     keys.extend(index.activities.iter().map(|k| activity_key(k, false)));
-    keys.extend(index.related_activities.iter().map(|k| activity_key(k, true)));
+    keys.extend(
+        index
+            .related_activities
+            .iter()
+            .map(|k| activity_key(k, true)),
+    );
     if !index.verb.is_empty() {
         keys.insert(verb_key(&index.verb));
     }
@@ -495,7 +500,8 @@ impl StatementRow {
     }
 }
 
-const SCOPE: &str = "(SELECT scope_id FROM lrs_scopes WHERE workspace_id = $1 AND environment = $2)";
+const SCOPE: &str =
+    "(SELECT scope_id FROM lrs_scopes WHERE workspace_id = $1 AND environment = $2)";
 
 fn row(row: &Row) -> Result<StatementRow, StoreError> {
     Ok(StatementRow {
