@@ -186,7 +186,10 @@ impl Forwarder {
         target: &Target,
         statements: &[(Value, Vec<StoredAttachment>)],
     ) -> Result<(), String> {
-        // The target sets its own `stored` and `authority`.
+        // The target sets its own `stored` and `authority`. A 1.0.3 target cannot take a
+        // 2.0 `version`: the statement goes without one (and the target refuses it if it uses
+        // what only 2.0 has; the status then shows why).
+        let one_target = !target.xapi_version.starts_with("2.");
         let body: Vec<Value> = statements
             .iter()
             .map(|(statement, _)| {
@@ -194,6 +197,13 @@ impl Forwarder {
                 if let Value::Object(map) = &mut statement {
                     map.remove("stored");
                     map.remove("authority");
+                    let two = map
+                        .get("version")
+                        .and_then(Value::as_str)
+                        .is_some_and(|v| v.starts_with("2."));
+                    if one_target && two {
+                        map.remove("version");
+                    }
                 }
                 statement
             })

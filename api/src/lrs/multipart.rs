@@ -70,10 +70,30 @@ pub fn parse(body: &Bytes, boundary: &str) -> Result<Vec<RawPart>, String> {
             return Err("a multipart boundary line is malformed".into());
         }
         start += 2;
-        let end = find(body, &next_delimiter, start)
+        let end = next_delimiter_at(body, &next_delimiter, start)
             .ok_or("the multipart body has no closing boundary")?;
         parts.push(part(body.slice(start..end))?);
         at = end + 2;
+    }
+}
+
+/// The next `CRLF--boundary` that is a delimiter line: followed by `--` (the close) or by
+/// optional blanks and CRLF. The same bytes followed by anything else are content.
+fn next_delimiter_at(body: &[u8], delimiter: &[u8], from: usize) -> Option<usize> {
+    let mut search = from;
+    loop {
+        let at = find(body, delimiter, search)?;
+        let mut after = at + delimiter.len();
+        if body[after..].starts_with(b"--") {
+            return Some(at);
+        }
+        while body.get(after).is_some_and(|b| *b == b' ' || *b == b'\t') {
+            after += 1;
+        }
+        if body[after..].starts_with(b"\r\n") {
+            return Some(at);
+        }
+        search = at + 1;
     }
 }
 
@@ -157,6 +177,13 @@ mod tests {
         assert_eq!(&parts[0].body[..], br#"{"a":1}"#);
         assert_eq!(parts[1].header("x-experience-api-hash"), Some("ab"));
         assert_eq!(&parts[1].body[..], b"hello\r\n--b");
+    }
+
+    #[test]
+    fn the_boundary_inside_content_is_content() {
+        let body = Bytes::from_static(b"--x\r\nA: b\r\n\r\nline\r\n--x is text\r\n--x--");
+        let parts = parse(&body, "x").unwrap();
+        assert_eq!(&parts[0].body[..], b"line\r\n--x is text");
     }
 
     #[test]

@@ -47,6 +47,20 @@ pub(crate) async fn insert_rows(
     rows: Vec<Vec<Value>>,
     tail: &str,
 ) -> Result<(), StoreError> {
+    insert_typed_rows(tx, head, &vec![""; columns], rows, tail).await
+}
+
+/// [`insert_rows`] with a SQL type per column (`""` for none) that each placeholder is cast
+/// to: PostgreSQL types a bound NULL as text, which a BOOLEAN or DOUBLE PRECISION column
+/// refuses.
+pub(crate) async fn insert_typed_rows(
+    tx: &mut Tx,
+    head: &str,
+    types: &[&str],
+    rows: Vec<Vec<Value>>,
+    tail: &str,
+) -> Result<(), StoreError> {
+    let columns = types.len();
     let per_statement = (8000 / columns).max(1);
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
@@ -66,8 +80,12 @@ pub(crate) async fn insert_rows(
                     text.push(',');
                 }
                 n += 1;
-                text.push('$');
-                text.push_str(&n.to_string());
+                if types[c].is_empty() {
+                    text.push('$');
+                    text.push_str(&n.to_string());
+                } else {
+                    text.push_str(&format!("CAST(${n} AS {})", types[c]));
+                }
             }
             text.push(')');
         }

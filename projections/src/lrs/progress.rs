@@ -14,7 +14,7 @@ use store::db::{Database, Row, Tx, Value, sql};
 use uuid::Uuid;
 
 use super::statements::stored_millis;
-use super::{insert_rows, placeholders, scope_of};
+use super::{insert_typed_rows, placeholders, scope_of};
 use crate::runtime::{Envelope, Projection, ProjectionError};
 
 pub struct ProgressView;
@@ -124,11 +124,23 @@ impl Projection for ProgressView {
                 Value::Int(updated_ms),
             ]);
         }
-        insert_rows(
+        insert_typed_rows(
             tx,
             "INSERT INTO lrs_progress (workspace_id, environment, registration, activity_key, \
              completed, success, score_scaled, score_raw, score_min, score_max, updated_ms)",
-            11,
+            &[
+                "",
+                "",
+                "",
+                "",
+                "BOOLEAN",
+                "BOOLEAN",
+                "DOUBLE PRECISION",
+                "DOUBLE PRECISION",
+                "DOUBLE PRECISION",
+                "DOUBLE PRECISION",
+                "",
+            ],
             rows,
             "ON CONFLICT (workspace_id, environment, registration, activity_key) DO UPDATE SET \
              completed = excluded.completed, success = excluded.success, \

@@ -300,7 +300,9 @@ async fn apply_scope(
         if let Some(target) = item.index.references.map(|r| r.to_string())
             && let Some(found) = known.get(&target)
         {
-            inherited = found.keys.difference(&item.own).cloned().collect();
+            // All of the target's keys, own ones included: the same whichever of the two
+            // statements a batch applies first (replay applies them together).
+            inherited = found.keys.clone();
             if item.index.voids.is_some() && !found.voiding {
                 void_targets.push(target);
             }
