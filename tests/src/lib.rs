@@ -108,9 +108,10 @@ impl TestApp {
         (address, state, stop, server)
     }
 
-    /// Stops the server gracefully and starts it again on the same database
-    /// and blob store (on a new port).
-    pub async fn restart(mut self) -> TestApp {
+    /// Stops the server gracefully, keeping its database and blobs (for work
+    /// that must not run beside it, like a replay on PostgreSQL, whose
+    /// projection locks the running server holds).
+    pub async fn halt(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -120,6 +121,17 @@ impl TestApp {
                 .expect("server task panicked")
                 .expect("server failed");
         }
+    }
+
+    /// Where the server keeps its data.
+    pub fn storage(&self) -> StorageSettings {
+        self.settings.storage.clone()
+    }
+
+    /// Stops the server gracefully (if it runs) and starts it again on the
+    /// same database and blob store (on a new port).
+    pub async fn restart(mut self) -> TestApp {
+        self.halt().await;
         let (address, state, stop, server) = TestApp::start(self.settings.clone()).await;
         self.address = address;
         self.state = state;
