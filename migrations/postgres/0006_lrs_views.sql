@@ -30,6 +30,7 @@ CREATE TABLE lrs_statements (
 );
 CREATE INDEX lrs_statements_by_stored ON lrs_statements (scope_id, stored_ms, seq);
 CREATE INDEX lrs_statements_by_refers ON lrs_statements (scope_id, refers) WHERE refers IS NOT NULL;
+CREATE INDEX lrs_statements_by_voids ON lrs_statements (scope_id, voids) WHERE voids IS NOT NULL;
 
 -- The filter keys of each statement (agent, related agent, activity, related
 -- activity, verb, registration, authority), ordered as queries page.

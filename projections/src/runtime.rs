@@ -36,6 +36,14 @@ pub trait Projection: Send + Sync + 'static {
     /// The tables this projection owns; replay empties them.
     fn tables(&self) -> &'static [&'static str];
 
+    /// Whether this projection applies events of `event_type` (a catalogue
+    /// type). The runner neither decodes nor hands over the others, which is
+    /// the same as applying them as nothing. Events of types the catalogue
+    /// does not know are always decoded, and stop the projection.
+    fn handles(&self, _event_type: &str) -> bool {
+        true
+    }
+
     /// Applies one event inside the batch transaction. Events a projection
     /// does not care about are ignored.
     async fn apply(&self, tx: &mut Tx, envelope: &Envelope<'_>) -> Result<(), ProjectionError>;
@@ -361,6 +369,9 @@ impl Projections {
         };
         let mut envelopes = Vec::with_capacity(events.len());
         for (index, record) in events.iter().enumerate() {
+            if skips(projection.as_ref(), record) {
+                continue;
+            }
             match Event::decode(&record.event_type, record.schema_version, &record.payload) {
                 Ok(event) => envelopes.push(Envelope { record, event }),
                 Err(err) => {
@@ -419,6 +430,9 @@ impl Projections {
             return Ok(PartialBatch::Done(Batch::Empty { checkpoint }));
         };
         for (index, record) in events.iter().enumerate() {
+            if skips(projection.as_ref(), record) {
+                continue;
+            }
             let stop = |reason: String| PartialBatch::StopAt {
                 index,
                 position: record.position,
@@ -633,6 +647,11 @@ impl Projections {
             })
             .collect()
     }
+}
+
+/// Whether `projection` leaves `record` alone: a known type it does not handle.
+fn skips(projection: &dyn Projection, record: &RecordedEvent) -> bool {
+    domain::events::kind_of(&record.event_type).is_some() && !projection.handles(&record.event_type)
 }
 
 async fn stored_checkpoint(db: &Database, name: &str) -> Result<Checkpoint, StoreError> {

@@ -185,8 +185,11 @@ async fn replay_rebuilds_exactly_what_was_built_live() {
     for projection in &all {
         live.push(dump::projection(&w.db, projection.as_ref()).await.unwrap());
     }
+    // This history feeds the workspaces view; the LRS views get theirs in
+    // tests/e2e/lrs_views.rs.
+    assert_eq!(all[0].name(), "workspaces");
     assert!(
-        live.iter().flatten().all(|(_, rows)| !rows.is_empty()),
+        live[0].iter().all(|(_, rows)| !rows.is_empty()),
         "a live table is empty: {live:?}"
     );
 
@@ -456,4 +459,38 @@ async fn a_batch_that_fails_is_applied_one_by_one_up_to_the_event_at_fault() {
     assert_eq!(rows.len(), 9, "every event before the bad one: {rows:?}");
     let stored = projections.stored_checkpoints().await.unwrap()["batched"];
     assert!(stored < bad);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_projection_skips_the_event_types_it_does_not_handle() {
+    let w = world().await;
+    let (a, _) = w.history().await;
+    // A known type with a payload no build can read: only the projections
+    // that handle the type meet it.
+    let bad = w
+        .log
+        .append_to(
+            "lrs_statement:broken",
+            ExpectedVersion::Exact(0),
+            vec![NewEvent {
+                event_type: "StatementStored".into(),
+                schema_version: 1,
+                payload: "{\"StatementStored\": 7}".into(),
+                metadata: EventMetadata::scoped(Scope::new(a, Environment::Live)),
+            }],
+        )
+        .await
+        .unwrap()
+        .last()
+        .unwrap();
+    let projections = Projections::new(w.db.clone(), w.log.clone(), projections::all());
+    let (_, reached) = projections.catch_up("workspaces").await.unwrap();
+    assert!(reached >= bad, "the workspaces view passed the event");
+    let (_, reached) = projections.catch_up("lrs_documents").await.unwrap();
+    assert!(reached >= bad);
+    let stopped = projections.catch_up("lrs_statements").await.unwrap_err();
+    assert!(
+        matches!(stopped, WaitError::Stopped { position, .. } if position == bad.position),
+        "{stopped}"
+    );
 }

@@ -10,7 +10,7 @@ use store::StoreError;
 use store::db::{Database, Row, Tx, sql};
 use uuid::Uuid;
 
-use super::scope_of;
+use super::{aggregate_of, scope_of};
 use crate::runtime::{Envelope, Projection, ProjectionError};
 use crate::workspaces::timestamp;
 
@@ -29,6 +29,13 @@ impl Projection for CredentialsView {
 
     fn tables(&self) -> &'static [&'static str] {
         &["lrs_credentials", "lrs_launch_tokens"]
+    }
+
+    fn handles(&self, event_type: &str) -> bool {
+        matches!(
+            aggregate_of(event_type),
+            Some("lrs_credentials" | "lrs_launch_token")
+        )
     }
 
     async fn apply(&self, tx: &mut Tx, envelope: &Envelope<'_>) -> Result<(), ProjectionError> {

@@ -8,7 +8,7 @@ use store::StoreError;
 use store::db::{Database, Row, Tx, sql};
 use uuid::Uuid;
 
-use super::scope_of;
+use super::{aggregate_of, scope_of};
 use crate::runtime::{Envelope, Projection, ProjectionError};
 use crate::workspaces::timestamp;
 
@@ -27,6 +27,10 @@ impl Projection for DocumentsView {
 
     fn tables(&self) -> &'static [&'static str] {
         &["lrs_documents"]
+    }
+
+    fn handles(&self, event_type: &str) -> bool {
+        aggregate_of(event_type) == Some("lrs_document")
     }
 
     async fn apply(&self, tx: &mut Tx, envelope: &Envelope<'_>) -> Result<(), ProjectionError> {

@@ -8,7 +8,7 @@ use store::StoreError;
 use store::db::{Database, Row, Tx, sql};
 use store::log::Checkpoint;
 
-use super::scope_of;
+use super::{aggregate_of, scope_of};
 use crate::runtime::{Envelope, Projection, ProjectionError};
 use crate::workspaces::timestamp;
 
@@ -22,6 +22,10 @@ impl Projection for ForwardingView {
 
     fn tables(&self) -> &'static [&'static str] {
         &["lrs_forwarding"]
+    }
+
+    fn handles(&self, event_type: &str) -> bool {
+        aggregate_of(event_type) == Some("lrs_forwarding")
     }
 
     async fn apply(&self, tx: &mut Tx, envelope: &Envelope<'_>) -> Result<(), ProjectionError> {

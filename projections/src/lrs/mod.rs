@@ -26,6 +26,11 @@ use store::db::{Tx, Value, sql};
 
 use crate::runtime::{Envelope, ProjectionError};
 
+/// The aggregate of a catalogue event type.
+pub(crate) fn aggregate_of(event_type: &str) -> Option<&'static str> {
+    domain::events::kind_of(event_type).map(|k| k.aggregate)
+}
+
 /// The scope an LRS event belongs to, from its metadata.
 pub(crate) fn scope_of(envelope: &Envelope<'_>) -> Result<Scope, ProjectionError> {
     let metadata = &envelope.record.metadata;

@@ -31,6 +31,10 @@ impl Projection for ObjectsView {
         &["lrs_activities", "lrs_agents"]
     }
 
+    fn handles(&self, event_type: &str) -> bool {
+        event_type == "StatementStored"
+    }
+
     async fn apply(&self, tx: &mut Tx, envelope: &Envelope<'_>) -> Result<(), ProjectionError> {
         self.apply_batch(tx, std::slice::from_ref(envelope)).await
     }

@@ -156,6 +156,10 @@ impl Projection for StatementsView {
         &["lrs_scopes", "lrs_statements", "lrs_statement_index"]
     }
 
+    fn handles(&self, event_type: &str) -> bool {
+        event_type == "StatementStored"
+    }
+
     async fn apply(&self, tx: &mut Tx, envelope: &Envelope<'_>) -> Result<(), ProjectionError> {
         self.apply_batch(tx, std::slice::from_ref(envelope)).await
     }
