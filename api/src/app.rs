@@ -66,11 +66,15 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let stop_projections = CancellationToken::new();
-        let runners = self
+        let mut runners = self
             .state
             .platform
             .projections
             .spawn(stop_projections.clone());
+        runners.push(tokio::spawn(sweep_imports(
+            self.state.clone(),
+            stop_projections.clone(),
+        )));
         tracing::info!(address = %self.local_addr(), public_url = %self.state.settings.public_url, "serving");
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
@@ -83,6 +87,24 @@ impl Application {
         self.state.platform.db.close().await;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// Fails imports whose process died, now and then.
+async fn sweep_imports(state: AppState, stop: CancellationToken) {
+    loop {
+        match state.importer.sweep().await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(
+                imports = n,
+                "failed imports interrupted by a stopped server"
+            ),
+            Err(err) => tracing::warn!(error = %err, "import sweep failed"),
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(Duration::from_secs(60)) => {}
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 
 use cqrs_es::persist::PersistedEventStore;
 use cqrs_es::{Aggregate, AggregateError, CqrsFramework};
+use domain::course::{Course, CourseCommand, CourseError, Import, ImportCommand, ImportError};
 use domain::events::EventMetadata;
 use domain::workspace::{Workspace, WorkspaceCommand, WorkspaceError};
 use std::sync::Arc;
@@ -40,12 +41,16 @@ fn framework<A: Aggregate<Services = ()>>(log: &EventLog) -> Framework<A> {
 #[derive(Clone)]
 pub struct Commands {
     workspaces: Arc<Framework<Workspace>>,
+    imports: Arc<Framework<Import>>,
+    courses: Arc<Framework<Course>>,
 }
 
 impl Commands {
     pub fn new(log: EventLog) -> Commands {
         Commands {
             workspaces: Arc::new(framework(&log)),
+            imports: Arc::new(framework(&log)),
+            courses: Arc::new(framework(&log)),
         }
     }
 
@@ -57,6 +62,26 @@ impl Commands {
         metadata: &EventMetadata,
     ) -> Result<Option<Checkpoint>, CommandError<WorkspaceError>> {
         execute(&self.workspaces, id, command, metadata).await
+    }
+
+    /// Runs a command on import `id` (`Scope::aggregate_id(import_id)`).
+    pub async fn import(
+        &self,
+        id: &str,
+        command: ImportCommand,
+        metadata: &EventMetadata,
+    ) -> Result<Option<Checkpoint>, CommandError<ImportError>> {
+        execute(&self.imports, id, command, metadata).await
+    }
+
+    /// Runs a command on course `id` (`Scope::aggregate_id(course_id)`).
+    pub async fn course(
+        &self,
+        id: &str,
+        command: CourseCommand,
+        metadata: &EventMetadata,
+    ) -> Result<Option<Checkpoint>, CommandError<CourseError>> {
+        execute(&self.courses, id, command, metadata).await
     }
 }
 

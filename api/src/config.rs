@@ -33,6 +33,26 @@ pub enum Command {
     Workspace(WorkspaceCommand),
     /// Rebuild projections from the start of the event log.
     Replay(ReplayArgs),
+    /// Import a course package from a file, with a progress bar.
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The package (a ZIP).
+    pub file: std::path::PathBuf,
+    /// The workspace to import into.
+    #[arg(long)]
+    pub workspace: String,
+    /// `live` or `test`.
+    #[arg(long, default_value = "live")]
+    pub environment: String,
+    /// The course id (a new version when it exists); drawn when absent.
+    #[arg(long)]
+    pub course_id: Option<String>,
+    /// The course title; the manifest's otherwise.
+    #[arg(long)]
+    pub title: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -111,6 +131,47 @@ pub struct CommonArgs {
         global = true
     )]
     pub s3_path_style: bool,
+    /// Largest upload accepted, in bytes.
+    #[arg(long, env = "ALLURECONNECT_MAX_UPLOAD_BYTES", default_value_t = 4 * 1024 * 1024 * 1024, global = true)]
+    pub max_upload_bytes: u64,
+    /// Most entries in an uploaded ZIP.
+    #[arg(
+        long,
+        env = "ALLURECONNECT_IMPORT_MAX_ENTRIES",
+        default_value_t = 50_000,
+        global = true
+    )]
+    pub import_max_entries: usize,
+    /// Largest file in a package, inflated, in bytes.
+    #[arg(long, env = "ALLURECONNECT_IMPORT_MAX_FILE_BYTES", default_value_t = 2 * 1024 * 1024 * 1024, global = true)]
+    pub import_max_file_bytes: u64,
+    /// Largest package, inflated, in bytes.
+    #[arg(long, env = "ALLURECONNECT_IMPORT_MAX_TOTAL_BYTES", default_value_t = 8 * 1024 * 1024 * 1024, global = true)]
+    pub import_max_total_bytes: u64,
+    /// Largest inflated/compressed ratio of a file above 32 MiB.
+    #[arg(
+        long,
+        env = "ALLURECONNECT_IMPORT_MAX_RATIO",
+        default_value_t = 200,
+        global = true
+    )]
+    pub import_max_ratio: u64,
+    /// An import running longer than this many seconds is failed.
+    #[arg(
+        long,
+        env = "ALLURECONNECT_IMPORT_TIMEOUT_SECS",
+        default_value_t = 3600,
+        global = true
+    )]
+    pub import_timeout_secs: u64,
+    /// Let `courses/import-url` fetch from private, loopback and link-local addresses.
+    #[arg(
+        long,
+        env = "ALLURECONNECT_IMPORT_ALLOW_PRIVATE_URLS",
+        default_value_t = false,
+        global = true
+    )]
+    pub import_allow_private_urls: bool,
     /// Log format.
     #[arg(long, env = "ALLURECONNECT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
@@ -184,6 +245,25 @@ impl StorageSettings {
     }
 }
 
+impl CommonArgs {
+    /// The import settings these arguments give.
+    pub fn import_settings(&self) -> crate::import::ImportSettings {
+        crate::import::ImportSettings {
+            limits: crate::import::Limits {
+                max_entries: self.import_max_entries,
+                max_entry_size: self.import_max_file_bytes,
+                max_total_size: self.import_max_total_bytes,
+                max_ratio: self.import_max_ratio,
+                ..crate::import::Limits::default()
+            },
+            max_upload: self.max_upload_bytes,
+            timeout: Duration::from_secs(self.import_timeout_secs),
+            allow_private_urls: self.import_allow_private_urls,
+            ..crate::import::ImportSettings::default()
+        }
+    }
+}
+
 /// Per-key request rate limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimit {
@@ -198,6 +278,7 @@ pub struct Settings {
     pub listen: SocketAddr,
     pub public_url: String,
     pub storage: StorageSettings,
+    pub import: crate::import::ImportSettings,
     pub rate_limit: RateLimit,
     pub consistency_timeout: Duration,
 }
@@ -217,6 +298,7 @@ impl Settings {
             listen: serve.listen,
             public_url,
             storage: StorageSettings::from_args(common)?,
+            import: common.import_settings(),
             rate_limit: RateLimit {
                 per_second: serve.rate_limit,
                 burst: serve.rate_limit_burst.max(1),

@@ -11,6 +11,7 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use domain::course::{CourseError, ImportError};
 use domain::workspace::WorkspaceError;
 use projections::WaitError;
 use serde::Serialize;
@@ -224,6 +225,38 @@ impl From<CommandError<WorkspaceError>> for ApiError {
                 WorkspaceError::UnknownKey(_) => ApiError::not_found("api_key_not_found", message),
                 WorkspaceError::AlreadyRevoked(_) => ApiError::conflict("api_key_revoked", message),
                 WorkspaceError::LastActiveKey(_) => ApiError::conflict("last_active_key", message),
+            }
+        })
+    }
+}
+
+impl From<CommandError<ImportError>> for ApiError {
+    fn from(err: CommandError<ImportError>) -> Self {
+        err.into_api(|err| {
+            let message = err.to_string();
+            match err {
+                ImportError::AlreadyStarted(_) | ImportError::AlreadyFailed(_) => {
+                    ApiError::conflict("import_exists", message)
+                }
+                ImportError::NotStarted => ApiError::not_found("import_not_found", message),
+                ImportError::TitleTooLong => ApiError::unprocessable("invalid_title", message),
+            }
+        })
+    }
+}
+
+impl From<CommandError<CourseError>> for ApiError {
+    fn from(err: CommandError<CourseError>) -> Self {
+        err.into_api(|err| {
+            let message = err.to_string();
+            match err {
+                CourseError::NotFound => ApiError::not_found("course_not_found", message),
+                CourseError::EmptyTitle | CourseError::TitleTooLong => {
+                    ApiError::unprocessable("invalid_title", message)
+                }
+                CourseError::TooManyTags | CourseError::InvalidTag(_) => {
+                    ApiError::unprocessable("invalid_tags", message)
+                }
             }
         })
     }

@@ -12,6 +12,7 @@ pub mod commands;
 pub mod config;
 pub mod entry;
 pub mod error;
+pub mod import;
 pub mod keys;
 pub mod openapi;
 pub mod platform;

@@ -7,6 +7,7 @@ use store::log::Checkpoint;
 
 use crate::auth::RateLimiter;
 use crate::config::Settings;
+use crate::import::Importer;
 use crate::platform::Platform;
 
 #[derive(Clone)]
@@ -14,6 +15,7 @@ pub struct AppState(Arc<Inner>);
 
 pub struct Inner {
     pub platform: Platform,
+    pub importer: Importer,
     pub settings: Settings,
     pub limiter: RateLimiter,
 }
@@ -29,7 +31,9 @@ impl Deref for AppState {
 impl AppState {
     pub fn new(platform: Platform, settings: Settings) -> AppState {
         let limiter = RateLimiter::new(settings.rate_limit);
+        let importer = Importer::new(platform.clone(), settings.import.clone());
         AppState(Arc::new(Inner {
+            importer,
             platform,
             settings,
             limiter,

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::course::{CourseEvent, ImportEvent};
 use crate::tenancy::{Environment, Scope, WorkspaceId};
 use crate::workspace::WorkspaceEvent;
 
@@ -52,6 +53,42 @@ pub const CATALOGUE: &[EventKind] = &[
         schema_version: 1,
         environment_in_payload: true,
     },
+    EventKind {
+        event_type: "CourseImportStarted",
+        aggregate: "import",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "CourseImportFailed",
+        aggregate: "import",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "CourseImported",
+        aggregate: "course",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "CourseVersionPublished",
+        aggregate: "course",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "CourseUpdated",
+        aggregate: "course",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "CourseDeleted",
+        aggregate: "course",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
 ];
 
 /// Looks an event type up in the catalogue.
@@ -83,6 +120,8 @@ pub fn environment_in_payload(
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     Workspace(WorkspaceEvent),
+    Import(ImportEvent),
+    Course(CourseEvent),
 }
 
 /// Why a stored event could not be read. A projection that meets one stops
@@ -125,6 +164,12 @@ impl Event {
             "workspace" => Event::Workspace(
                 serde_json::from_str(payload).map_err(|e| malformed(e.to_string()))?,
             ),
+            "import" => {
+                Event::Import(serde_json::from_str(payload).map_err(|e| malformed(e.to_string()))?)
+            }
+            "course" => {
+                Event::Course(serde_json::from_str(payload).map_err(|e| malformed(e.to_string()))?)
+            }
             other => return Err(malformed(format!("no decoder for aggregate {other}"))),
         };
         if event.event_type() != event_type {
@@ -137,6 +182,8 @@ impl Event {
     pub fn event_type(&self) -> &'static str {
         match self {
             Event::Workspace(event) => event.kind(),
+            Event::Import(event) => event.kind(),
+            Event::Course(event) => event.kind(),
         }
     }
 }

@@ -6,6 +6,7 @@
 //! Time and identifiers arrive inside commands; bytes arrive as slices.
 
 pub mod cmi;
+pub mod course;
 pub mod events;
 pub mod package;
 pub mod sequencing;

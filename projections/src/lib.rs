@@ -15,6 +15,7 @@
 //! - every query of a view takes a [`domain::tenancy::Scope`], except the
 //!   API-key lookup that finds the scope in the first place.
 
+pub mod courses;
 pub mod dump;
 pub mod runtime;
 pub mod workspaces;
@@ -25,5 +26,8 @@ pub use runtime::{Envelope, Projection, ProjectionError, Projections, Status, Wa
 
 /// Every projection of the platform, in the order they are listed by `replay`.
 pub fn all() -> Vec<Arc<dyn Projection>> {
-    vec![Arc::new(workspaces::WorkspacesView)]
+    vec![
+        Arc::new(workspaces::WorkspacesView),
+        Arc::new(courses::CoursesView),
+    ]
 }

@@ -5,6 +5,7 @@ mod api_keys;
 mod errors;
 mod events;
 mod health;
+mod import;
 mod openapi;
 mod process;
 mod tenancy;

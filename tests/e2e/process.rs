@@ -272,6 +272,39 @@ async fn replay_all_rebuilds_the_views_the_server_built() {
         }
     }
     let key = a["live_key"].as_str().unwrap();
+    // Courses too: an import, a failed import, a second version, an update, a delete.
+    for (id, package) in [
+        ("r-course", e2e::packages::scorm12()),
+        ("r-course", e2e::packages::scorm2004(2)),
+        ("r-other", e2e::packages::cmi5()),
+        ("r-bad", b"not a zip".to_vec()),
+    ] {
+        let status = client
+            .post(format!("{}/api/v1/courses?course_id={id}", server.address))
+            .bearer_auth(key)
+            .header("content-type", "application/zip")
+            .body(package)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert!(status == 201 || status == 422, "{id}: {status}");
+    }
+    let patched = client
+        .patch(format!("{}/api/v1/courses/r-course", server.address))
+        .bearer_auth(key)
+        .json(&serde_json::json!({"tags": ["replayed"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), 200);
+    let deleted = client
+        .delete(format!("{}/api/v1/courses/r-other", server.address))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
     let to_revoke = client
         .post(format!("{}/api/v1/api-keys", server.address))
         .bearer_auth(key)
@@ -342,4 +375,74 @@ async fn replay_all_rebuilds_the_views_the_server_built() {
     assert!(!unknown.status.success());
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no projection named"));
     db.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_imports_a_package() {
+    let f = fixture().await;
+    let ws = create_workspace(&f.env, "CLI import").await;
+    let workspace = ws["workspace_id"].as_str().unwrap();
+    let package = f.dir.path().join("course.zip");
+    std::fs::write(&package, e2e::packages::scorm2004(2)).unwrap();
+    let out = f
+        .env
+        .run(&[
+            "import",
+            package.to_str().unwrap(),
+            "--workspace",
+            workspace,
+            "--course-id",
+            "from-cli",
+            "--title",
+            "CLI Course",
+        ])
+        .await;
+    let result: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(result["status"], "complete", "{result}");
+    assert_eq!(result["version"], 1);
+
+    // A refused package: a non-zero exit, the reason on both streams.
+    let bad = f.dir.path().join("bad.zip");
+    std::fs::write(&bad, b"not a zip").unwrap();
+    let output = f
+        .env
+        .command(&["import", bad.to_str().unwrap(), "--workspace", workspace])
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let result: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(result["error"]["code"], "not_a_zip");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not_a_zip"));
+    let unknown = f
+        .env
+        .command(&[
+            "import",
+            package.to_str().unwrap(),
+            "--workspace",
+            &uuid::Uuid::new_v4().to_string(),
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no workspace"));
+
+    // The server shows the course.
+    let server = f.env.serve(&f.dir.path().join("server.log")).await;
+    let client = reqwest::Client::new();
+    let key = ws["live_key"].as_str().unwrap();
+    wait_for_key(&client, &server.address, key).await;
+    let course: Value = client
+        .get(format!("{}/api/v1/courses/from-cli", server.address))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(course["title"], "CLI Course");
+    assert_eq!(course["standard"], "scorm2004");
+    server.terminate().await;
 }

@@ -28,6 +28,35 @@ const CASES: &[(&str, &str, &str)] = &[
         "404 for B's key; B's key still works",
     ),
     ("get", "/api/v1/events", "only the caller's events"),
+    (
+        "post",
+        "/api/v1/courses",
+        "a course id of B names a new course of A; B's course is untouched",
+    ),
+    ("get", "/api/v1/courses", "lists only the caller's courses"),
+    (
+        "post",
+        "/api/v1/courses/import-url",
+        "imports into the caller's workspace",
+    ),
+    ("get", "/api/v1/courses/{id}", "404 for B's course"),
+    ("patch", "/api/v1/courses/{id}", "404 for B's course"),
+    (
+        "delete",
+        "/api/v1/courses/{id}",
+        "404 for B's course; B's course stays",
+    ),
+    (
+        "get",
+        "/api/v1/courses/{id}/versions/{version}/files",
+        "404 for B's course",
+    ),
+    (
+        "get",
+        "/api/v1/courses/{id}/versions/{version}/package",
+        "404 for B's course",
+    ),
+    ("get", "/api/v1/imports/{id}", "404 for B's import"),
     ("get", "/healthz", "no workspace data"),
     ("get", "/readyz", "no workspace data"),
 ];
@@ -106,5 +135,98 @@ async fn a_workspace_never_sees_another() {
             "{path} shows a workspace"
         );
     }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn courses_and_imports_never_cross_workspaces() {
+    let app = TestApp::spawn().await;
+    let a: TestWorkspace = app.create_workspace("A").await;
+    let b: TestWorkspace = app.create_workspace("B").await;
+    let b_import = app
+        .import(&b.live_key, "shared-id", e2e::packages::scorm12())
+        .await;
+    assert_eq!(b_import["status"], "complete");
+    let b_import_id = b_import["import_id"].as_str().unwrap();
+
+    // GET, PATCH, DELETE, files and package of B's course: 404 for A.
+    assert_eq!(app.course(&a.live_key, "shared-id").await.status(), 404);
+    let patch = app
+        .client
+        .patch(app.url("/api/v1/courses/shared-id"))
+        .bearer_auth(&a.live_key)
+        .json(&serde_json::json!({"title": "hijacked"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patch.status(), 404);
+    assert_eq!(
+        app.delete(&a.live_key, "/api/v1/courses/shared-id")
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        app.get(&a.live_key, "/api/v1/courses/shared-id/versions/1/files")
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        app.get(&a.live_key, "/api/v1/courses/shared-id/versions/1/package")
+            .await
+            .status(),
+        404
+    );
+    // GET /imports/{id} of B's import.
+    assert_eq!(
+        app.get(&a.live_key, &format!("/api/v1/imports/{b_import_id}"))
+            .await
+            .status(),
+        404
+    );
+    // The test environment of B does not see B's live course either.
+    assert_eq!(app.course(&b.test_key, "shared-id").await.status(), 404);
+
+    // POST /courses with B's course id makes A's own course; B's is untouched.
+    let mine = app
+        .import(&a.live_key, "shared-id", e2e::packages::scorm2004(1))
+        .await;
+    assert_eq!(mine["status"], "complete");
+    assert_eq!(
+        mine["version"], 1,
+        "A's course is a new course, not B's version 2"
+    );
+    let theirs = json(app.course(&b.live_key, "shared-id").await, 200).await;
+    assert_eq!(theirs["standard"], "scorm12");
+    assert_eq!(theirs["title"], "Test Course 1.2");
+    assert_eq!(theirs["versions"].as_array().unwrap().len(), 1);
+
+    // GET /courses: each sees its own.
+    let listed = json(app.get(&a.live_key, "/api/v1/courses").await, 200).await;
+    assert_eq!(listed["courses"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["courses"][0]["standard"], "scorm2004");
+
+    // POST /courses/import-url lands in the caller's workspace only.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let zip = e2e::packages::cmi5();
+    let router = axum::Router::new().route(
+        "/p.zip",
+        axum::routing::get(move || async move { zip.clone() }),
+    );
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let fetched = app
+        .post(
+            &a.live_key,
+            "/api/v1/courses/import-url",
+            &serde_json::json!({"url": format!("http://{address}/p.zip"), "course_id": "via-url"}),
+        )
+        .await;
+    assert_eq!(fetched.status(), 201);
+    assert_eq!(app.course(&b.live_key, "via-url").await.status(), 404);
+    // B's events show nothing of A's courses.
+    let b_events = serde_json::to_string(&app.all_events(&b.live_key).await).unwrap();
+    assert!(!b_events.contains("via-url") && !b_events.contains(&a.id));
     app.stop().await;
 }

@@ -16,6 +16,7 @@ use store::db::DbOptions;
 use store::testing::TestDb;
 use tokio::sync::oneshot;
 
+pub mod packages;
 pub mod process;
 
 /// Installs the TLS crypto provider reqwest needs (once per process).
@@ -65,6 +66,10 @@ impl TestApp {
                 blobs: BlobConfig::Local {
                     root: blobs.path().join("blobs"),
                 },
+            },
+            import: api::import::ImportSettings {
+                allow_private_urls: true,
+                ..api::import::ImportSettings::default()
             },
             rate_limit: RateLimit {
                 per_second: 0,
@@ -194,6 +199,51 @@ impl TestApp {
 
     pub async fn revoke_api_key(&self, key: &str, id: &str) -> Response {
         self.delete(key, &format!("/api/v1/api-keys/{id}")).await
+    }
+
+    /// `POST /api/v1/courses` with a ZIP body.
+    pub async fn upload(&self, key: &str, course_id: &str, zip: Vec<u8>) -> Response {
+        self.client
+            .post(self.url(&format!("/api/v1/courses?course_id={course_id}")))
+            .bearer_auth(key)
+            .header("content-type", "application/zip")
+            .body(zip)
+            .send()
+            .await
+            .expect("request failed")
+    }
+
+    /// Uploads and waits for the import to end; returns the import.
+    pub async fn import(&self, key: &str, course_id: &str, zip: Vec<u8>) -> Value {
+        let response = self.upload(key, course_id, zip).await;
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.expect("the upload answer is JSON");
+        assert!(
+            matches!(status, 201 | 202 | 422),
+            "upload answered {status}: {body}"
+        );
+        self.wait_import(key, body["import_id"].as_str().expect("an import id"))
+            .await
+    }
+
+    /// Polls an import until it is complete or failed.
+    pub async fn wait_import(&self, key: &str, import_id: &str) -> Value {
+        for _ in 0..600 {
+            let import = json(
+                self.get(key, &format!("/api/v1/imports/{import_id}")).await,
+                200,
+            )
+            .await;
+            if import["status"] != "running" {
+                return import;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("import {import_id} never ended");
+    }
+
+    pub async fn course(&self, key: &str, id: &str) -> Response {
+        self.get(key, &format!("/api/v1/courses/{id}")).await
     }
 
     pub async fn events(&self, key: &str, after: i64, limit: u32) -> Response {
