@@ -188,6 +188,30 @@ pub struct ServeArgs {
     /// Public URL of the API, as clients reach it [default: http://<listen>].
     #[arg(long, env = "ALLURECONNECT_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Address of the content origin: the player and course files, apart
+    /// from the API so course JavaScript never reaches API credentials.
+    #[arg(
+        long,
+        env = "ALLURECONNECT_CONTENT_LISTEN",
+        default_value = "127.0.0.1:8081"
+    )]
+    pub content_listen: SocketAddr,
+    /// Public URL of the content origin [default: http://<content-listen>].
+    #[arg(long, env = "ALLURECONNECT_CONTENT_URL")]
+    pub content_url: Option<String>,
+    /// Keys that sign launch links, `id:base64url-secret,…` (the first
+    /// signs; all verify, for rotation) [default: a key kept in
+    /// <data dir>/launch-keys]. Set it when several processes serve.
+    #[arg(long, env = "ALLURECONNECT_LAUNCH_KEYS", hide_env_values = true)]
+    pub launch_keys: Option<String>,
+    /// How often the player reports time on task, in seconds.
+    #[arg(long, env = "ALLURECONNECT_HEARTBEAT_SECONDS", default_value_t = 30)]
+    pub heartbeat_seconds: u64,
+    /// Longest `cmi.suspend_data` kept, in characters [default: the
+    /// standard's smallest permitted maximum: 4,096 in SCORM 1.2, 64,000 in
+    /// SCORM 2004 4th edition].
+    #[arg(long, env = "ALLURECONNECT_SUSPEND_DATA_LIMIT")]
+    pub suspend_data_limit: Option<usize>,
     /// Requests per second allowed per API key (0: no limit).
     #[arg(long, env = "ALLURECONNECT_RATE_LIMIT", default_value_t = 1000)]
     pub rate_limit: u32,
@@ -277,6 +301,11 @@ pub struct RateLimit {
 pub struct Settings {
     pub listen: SocketAddr,
     pub public_url: String,
+    pub content_listen: SocketAddr,
+    pub player: player::PlayerSettings,
+    /// `None`: the key file in the data directory.
+    pub launch_keys: Option<String>,
+    pub data_dir: PathBuf,
     pub storage: StorageSettings,
     pub import: crate::import::ImportSettings,
     pub rate_limit: RateLimit,
@@ -294,9 +323,28 @@ impl Settings {
         if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
             anyhow::bail!("public url must start with http:// or https://, got {public_url:?}");
         }
+        let content_url = serve
+            .content_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", serve.content_listen))
+            .trim_end_matches('/')
+            .to_owned();
+        if !(content_url.starts_with("http://") || content_url.starts_with("https://")) {
+            anyhow::bail!("content url must start with http:// or https://, got {content_url:?}");
+        }
         Ok(Settings {
             listen: serve.listen,
             public_url,
+            content_listen: serve.content_listen,
+            player: player::PlayerSettings {
+                content_url,
+                heartbeat_seconds: serve.heartbeat_seconds.max(5),
+                consistency_timeout: Duration::from_millis(serve.consistency_timeout_ms),
+                suspend_data_limit: serve.suspend_data_limit,
+                ..player::PlayerSettings::default()
+            },
+            launch_keys: serve.launch_keys.clone(),
+            data_dir: common.data_dir.clone(),
             storage: StorageSettings::from_args(common)?,
             import: common.import_settings(),
             rate_limit: RateLimit {

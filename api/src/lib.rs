@@ -8,7 +8,6 @@
 pub mod app;
 pub mod auth;
 pub mod cli;
-pub mod commands;
 pub mod config;
 pub mod entry;
 pub mod error;

@@ -18,6 +18,8 @@ use utoipa::{Modify, OpenApi};
         (name = "workspace", description = "The caller's workspace"),
         (name = "api-keys", description = "API keys of the caller's environment"),
         (name = "events", description = "The workspace's event log, for audits and replays"),
+        (name = "courses", description = "Course import and the catalogue"),
+        (name = "registrations", description = "Learners on courses: launches, progress, the runtime log"),
         (name = "health", description = "Liveness and readiness"),
     )
 )]

@@ -16,6 +16,7 @@ pub struct AppState(Arc<Inner>);
 pub struct Inner {
     pub platform: Platform,
     pub importer: Importer,
+    pub player: player::PlayerState,
     pub settings: Settings,
     pub limiter: RateLimiter,
 }
@@ -29,11 +30,20 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(platform: Platform, settings: Settings) -> AppState {
+    pub fn new(platform: Platform, settings: Settings, signer: player::Signer) -> AppState {
         let limiter = RateLimiter::new(settings.rate_limit);
         let importer = Importer::new(platform.clone(), settings.import.clone());
+        let player = player::PlayerState::new(
+            platform.db.clone(),
+            platform.blobs.clone(),
+            platform.projections.clone(),
+            platform.commands.clone(),
+            signer,
+            settings.player.clone(),
+        );
         AppState(Arc::new(Inner {
             importer,
+            player,
             platform,
             settings,
             limiter,

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::course::{CourseEvent, ImportEvent};
+use crate::registration::RegistrationEvent;
 use crate::tenancy::{Environment, Scope, WorkspaceId};
 use crate::workspace::WorkspaceEvent;
 
@@ -89,6 +90,66 @@ pub const CATALOGUE: &[EventKind] = &[
         schema_version: 1,
         environment_in_payload: false,
     },
+    EventKind {
+        event_type: "RegistrationCreated",
+        aggregate: "registration",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "RegistrationDeleted",
+        aggregate: "registration",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "RegistrationReset",
+        aggregate: "registration",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "SessionStarted",
+        aggregate: "registration",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "ActivityDelivered",
+        aggregate: "registration",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "RuntimeValueSet",
+        aggregate: "registration",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "RuntimeBatchCommitted",
+        aggregate: "registration",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "RuntimeBatchRefused",
+        aggregate: "registration",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "TimeOnTaskMeasured",
+        aggregate: "registration",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "NavigationRequested",
+        aggregate: "registration",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
 ];
 
 /// Looks an event type up in the catalogue.
@@ -122,6 +183,7 @@ pub enum Event {
     Workspace(WorkspaceEvent),
     Import(ImportEvent),
     Course(CourseEvent),
+    Registration(Box<RegistrationEvent>),
 }
 
 /// Why a stored event could not be read. A projection that meets one stops
@@ -170,6 +232,9 @@ impl Event {
             "course" => {
                 Event::Course(serde_json::from_str(payload).map_err(|e| malformed(e.to_string()))?)
             }
+            "registration" => Event::Registration(Box::new(
+                serde_json::from_str(payload).map_err(|e| malformed(e.to_string()))?,
+            )),
             other => return Err(malformed(format!("no decoder for aggregate {other}"))),
         };
         if event.event_type() != event_type {
@@ -184,6 +249,7 @@ impl Event {
             Event::Workspace(event) => event.kind(),
             Event::Import(event) => event.kind(),
             Event::Course(event) => event.kind(),
+            Event::Registration(event) => event.kind(),
         }
     }
 }

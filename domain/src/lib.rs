@@ -9,6 +9,7 @@ pub mod cmi;
 pub mod course;
 pub mod events;
 pub mod package;
+pub mod registration;
 pub mod sequencing;
 pub mod tenancy;
 pub mod workspace;

@@ -17,6 +17,7 @@
 
 pub mod courses;
 pub mod dump;
+pub mod registrations;
 pub mod runtime;
 pub mod workspaces;
 
@@ -29,5 +30,6 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
     vec![
         Arc::new(workspaces::WorkspacesView),
         Arc::new(courses::CoursesView),
+        Arc::new(registrations::RegistrationsView::default()),
     ]
 }

@@ -8,4 +8,5 @@ mod health;
 mod import;
 mod openapi;
 mod process;
+mod runtime;
 mod tenancy;

@@ -305,6 +305,74 @@ async fn replay_all_rebuilds_the_views_the_server_built() {
         .await
         .unwrap();
     assert_eq!(deleted.status(), 204);
+    // A registration with a runtime session: deliveries, batches, a refusal.
+    let registered = client
+        .post(format!("{}/api/v1/registrations", server.address))
+        .bearer_auth(key)
+        .json(&serde_json::json!({"registration_id": "r-replay", "course_id": "r-course", "learner": {"id": "l1"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), 201);
+    let link: Value = client
+        .post(format!(
+            "{}/api/v1/registrations/r-replay/launch-link",
+            server.address
+        ))
+        .bearer_auth(key)
+        .json(&serde_json::json!({"expiry_seconds": 600}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let launch_token = link["launch_url"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let session: Value = client
+        .post(format!("{}/runtime/sessions", server.content))
+        .json(&serde_json::json!({"launch_token": launch_token}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = session["session_token"].as_str().unwrap();
+    let runtime = |path: &str| format!("{}/runtime/{token}/{path}", server.content);
+    let deliver = client
+        .post(runtime("deliver"))
+        .json(&serde_json::json!({"activity_id": "i1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deliver.status(), 200);
+    let calls = serde_json::json!([
+        {"seq": 0, "fn": "Initialize", "arg": "", "result": "true", "error": 0},
+        {"seq": 1, "fn": "SetValue", "element": "cmi.location", "value": "p3", "result": "true", "error": 0},
+        {"seq": 2, "fn": "SetValue", "element": "cmi.score.scaled", "value": "0.5", "result": "true", "error": 0},
+        {"seq": 3, "fn": "GetValue", "element": "cmi.location", "result": "p3", "error": 0},
+        {"seq": 4, "fn": "Commit", "arg": "", "result": "true", "error": 0}
+    ]);
+    let committed = client
+        .post(runtime("commit"))
+        .json(&serde_json::json!({"batch": 1, "activity_id": "i1", "calls": calls}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(committed.status(), 200);
+    let refused = client
+        .post(runtime("commit"))
+        .json(&serde_json::json!({"batch": 5, "activity_id": "i1", "calls": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 409);
     let to_revoke = client
         .post(format!("{}/api/v1/api-keys", server.address))
         .bearer_auth(key)

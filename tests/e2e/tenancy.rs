@@ -57,6 +57,51 @@ const CASES: &[(&str, &str, &str)] = &[
         "404 for B's course",
     ),
     ("get", "/api/v1/imports/{id}", "404 for B's import"),
+    (
+        "post",
+        "/api/v1/registrations",
+        "only on the caller's courses",
+    ),
+    (
+        "get",
+        "/api/v1/registrations",
+        "lists only the caller's registrations",
+    ),
+    (
+        "get",
+        "/api/v1/registrations/{id}",
+        "404 for B's registration (runtime::registrations_never_cross_workspaces)",
+    ),
+    (
+        "delete",
+        "/api/v1/registrations/{id}",
+        "404 for B's registration",
+    ),
+    (
+        "post",
+        "/api/v1/registrations/{id}/reset",
+        "404 for B's registration",
+    ),
+    (
+        "post",
+        "/api/v1/registrations/{id}/launch-link",
+        "404 for B's registration",
+    ),
+    (
+        "get",
+        "/api/v1/registrations/{id}/launches",
+        "404 for B's registration",
+    ),
+    (
+        "get",
+        "/api/v1/registrations/{id}/progress",
+        "404 for B's registration",
+    ),
+    (
+        "get",
+        "/api/v1/registrations/{id}/runtime-log",
+        "404 for B's registration",
+    ),
     ("get", "/healthz", "no workspace data"),
     ("get", "/readyz", "no workspace data"),
 ];

@@ -28,6 +28,8 @@ pub fn init() {
 /// A running server for one test.
 pub struct TestApp {
     pub address: String,
+    /// The content origin (player, course files).
+    pub content: String,
     pub client: Client,
     pub state: AppState,
     pub db: TestDb,
@@ -57,6 +59,14 @@ impl TestApp {
         let mut settings = Settings {
             listen: "127.0.0.1:0".parse().unwrap(),
             public_url: "http://127.0.0.1".into(),
+            content_listen: "127.0.0.1:0".parse().unwrap(),
+            player: player::PlayerSettings {
+                content_url: String::new(),
+                consistency_timeout: Duration::from_secs(10),
+                ..player::PlayerSettings::default()
+            },
+            launch_keys: Some(format!("test:{}", "A".repeat(43))),
+            data_dir: blobs.path().join("data"),
             storage: StorageSettings {
                 database_url: db.url().to_owned(),
                 db: DbOptions {
@@ -82,6 +92,7 @@ impl TestApp {
             .await
             .expect("failed to build the application");
         let address = format!("http://{}", app.local_addr());
+        let content = format!("http://{}", app.content_addr());
         let state = app.state().clone();
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(app.run_until_stopped(async move {
@@ -89,6 +100,7 @@ impl TestApp {
         }));
         TestApp {
             address,
+            content,
             client: Client::new(),
             state,
             db,
@@ -240,6 +252,20 @@ impl TestApp {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("import {import_id} never ended");
+    }
+
+    /// GETs `path` until `ready` holds for its JSON (views catch up with
+    /// writes that return no position), for 10 s at most.
+    pub async fn eventually(&self, key: &str, path: &str, ready: impl Fn(&Value) -> bool) -> Value {
+        let mut last = Value::Null;
+        for _ in 0..200 {
+            last = json(self.get(key, path).await, 200).await;
+            if ready(&last) {
+                return last;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{path} never got there: {last}");
     }
 
     pub async fn course(&self, key: &str, id: &str) -> Response {

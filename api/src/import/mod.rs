@@ -29,9 +29,9 @@ use store::log::Checkpoint;
 use tokio::io::AsyncWriteExt;
 use tokio::task::JoinHandle;
 
-use crate::commands::CommandError;
 use crate::platform::Platform;
 pub use archive::{Failure, Limits, Progress};
+use store::commands::CommandError;
 
 /// Import settings.
 #[derive(Debug, Clone)]

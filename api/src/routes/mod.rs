@@ -5,6 +5,7 @@ pub mod courses;
 pub mod events;
 pub mod health;
 pub mod imports;
+pub mod registrations;
 pub mod workspace;
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -93,6 +94,19 @@ pub fn api_v1() -> OpenApiRouter<AppState> {
         .routes(routes!(courses::list_files))
         .routes(routes!(courses::download_package))
         .routes(routes!(imports::get_import))
+        .routes(routes!(
+            registrations::create_registration,
+            registrations::list_registrations
+        ))
+        .routes(routes!(
+            registrations::get_registration,
+            registrations::delete_registration
+        ))
+        .routes(routes!(registrations::reset_registration))
+        .routes(routes!(registrations::launch_link))
+        .routes(routes!(registrations::launches))
+        .routes(routes!(registrations::progress))
+        .routes(routes!(registrations::runtime_log))
 }
 
 /// Health routes (outside `/api/v1`).
