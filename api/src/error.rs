@@ -277,10 +277,11 @@ impl From<CommandError<RegistrationError>> for ApiError {
                 }
                 RegistrationError::InvalidId
                 | RegistrationError::InvalidLearner
-                | RegistrationError::InvalidContext { .. } => {
-                    ApiError::unprocessable(code, message)
-                }
+                | RegistrationError::InvalidContext { .. }
+                | RegistrationError::Sequencing(_) => ApiError::unprocessable(code, message),
                 RegistrationError::Conflicting(_)
+                | RegistrationError::NotCurrentActivity(_)
+                | RegistrationError::NotSequenced
                 | RegistrationError::SessionSuperseded(_)
                 | RegistrationError::SessionEnded(_)
                 | RegistrationError::BatchOutOfOrder { .. }

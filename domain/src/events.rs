@@ -150,6 +150,24 @@ pub const CATALOGUE: &[EventKind] = &[
         schema_version: 1,
         environment_in_payload: false,
     },
+    EventKind {
+        event_type: "SequencingStarted",
+        aggregate: "registration",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "SequencingDecided",
+        aggregate: "registration",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "LearnerGlobalsWritten",
+        aggregate: "registration",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
 ];
 
 /// Looks an event type up in the catalogue.

@@ -10,7 +10,10 @@
 //! and the summary after the batch. `apply` replays the same calls, in `seq`
 //! order, so the state a later launch sees is a function of the log.
 
+mod sequencing;
+
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
@@ -21,6 +24,13 @@ use crate::cmi::{
     ApiCall, LaunchContext, RecordedCall, RuntimeData, RuntimeSession, RuntimeSummary,
 };
 use crate::course::CourseId;
+use crate::package::Course;
+use crate::sequencing::engine::{
+    ActivityStatus, Decision, Engine, EngineError, EngineOptions, Entry, NavigationRequest,
+    Outcome, SequencingInput, TrackingState,
+};
+use sequencing::SeqState;
+pub use sequencing::{LearnerGlobals, Sequencing, runtime_report};
 
 /// Most characters in a learner id, a registration id or a tag.
 pub const MAX_ID_CHARS: usize = 255;
@@ -97,10 +107,14 @@ pub enum RegistrationCommand {
     Reset {
         at: DateTime<Utc>,
     },
+    /// Starts a launch session. For a SCORM 2004 course `sequencing` is
+    /// set: the session then also starts (or resumes) sequencing and
+    /// decides what is delivered first.
     StartSession {
         session_id: String,
         user_agent: Option<String>,
         ip: Option<String>,
+        sequencing: Option<Sequencing>,
         at: DateTime<Utc>,
     },
     /// Delivers an activity. `context.prior` must be what
@@ -119,6 +133,9 @@ pub enum RegistrationCommand {
         calls: Vec<ClientCall>,
         final_batch: bool,
         page_hide: bool,
+        /// The pinned course, for a sequenced registration: the batch's
+        /// data goes to the sequencer as it is committed.
+        course: Option<Arc<Course>>,
         at: DateTime<Utc>,
     },
     /// Records a batch that was refused (a superseded session's, say).
@@ -135,6 +152,7 @@ pub enum RegistrationCommand {
         max_gap_seconds: i64,
         at: DateTime<Utc>,
     },
+    /// Records a navigation decided without a sequencer (SCORM 1.2).
     Navigate {
         session_id: String,
         request: String,
@@ -142,6 +160,15 @@ pub enum RegistrationCommand {
         delivered: Option<String>,
         exception: Option<String>,
         ended: bool,
+        at: DateTime<Utc>,
+    },
+    /// A navigation request to the sequencer of a SCORM 2004 registration.
+    /// `None` (the player's "auto") hands the terminated SCO's data over and
+    /// applies its `adl.nav.request`, if any.
+    Sequence {
+        session_id: String,
+        request: Option<NavigationRequest>,
+        course: Arc<Course>,
         at: DateTime<Utc>,
     },
 }
@@ -222,6 +249,35 @@ pub enum RegistrationEvent {
         ended: bool,
         at: DateTime<Utc>,
     },
+    /// A new attempt's sequencing begins: the engine options and the
+    /// initial tracking state (children already selected and randomized).
+    SequencingStarted {
+        session_id: String,
+        attempt: u32,
+        options: EngineOptions,
+        tracking: Box<TrackingState>,
+        at: DateTime<Utc>,
+    },
+    /// One input to the sequencer and what it decided: a navigation
+    /// request, a SCO's data at commit or termination, shared objectives
+    /// loaded. `statuses` are the effective statuses after it of the
+    /// activities it changed, and of the course (the root) always.
+    SequencingDecided {
+        session_id: String,
+        input: Box<SequencingInput>,
+        decision: Box<Decision>,
+        statuses: Vec<ActivityStatus>,
+        at: DateTime<Utc>,
+    },
+    /// Values this registration wrote that the learner shares across
+    /// registrations: global objectives of a course with
+    /// `objectivesGlobalToSystem`, shared data of one with
+    /// `sharedDataGlobalToSystem`.
+    LearnerGlobalsWritten {
+        learner_id: String,
+        globals: LearnerGlobals,
+        at: DateTime<Utc>,
+    },
 }
 
 impl RegistrationEvent {
@@ -237,6 +293,9 @@ impl RegistrationEvent {
             RegistrationEvent::RuntimeBatchRefused { .. } => "RuntimeBatchRefused",
             RegistrationEvent::TimeOnTaskMeasured { .. } => "TimeOnTaskMeasured",
             RegistrationEvent::NavigationRequested { .. } => "NavigationRequested",
+            RegistrationEvent::SequencingStarted { .. } => "SequencingStarted",
+            RegistrationEvent::SequencingDecided { .. } => "SequencingDecided",
+            RegistrationEvent::LearnerGlobalsWritten { .. } => "LearnerGlobalsWritten",
         }
     }
 }
@@ -276,6 +335,12 @@ pub enum RegistrationError {
     InvalidContext { activity: String, reason: String },
     #[error("the data of {0} changed while it was being delivered; deliver it again")]
     StaleDelivery(String),
+    #[error("the sequencer did not deliver {0}; navigate to it first")]
+    NotCurrentActivity(String),
+    #[error("this registration has no sequencing session; start a session first")]
+    NotSequenced,
+    #[error("the sequencer refused: {0}")]
+    Sequencing(String),
 }
 
 impl RegistrationError {
@@ -293,6 +358,9 @@ impl RegistrationError {
             RegistrationError::NotDelivered(_) => "activity_not_delivered",
             RegistrationError::InvalidContext { .. } => "invalid_launch_context",
             RegistrationError::StaleDelivery(_) => "stale_delivery",
+            RegistrationError::NotCurrentActivity(_) => "activity_not_current",
+            RegistrationError::NotSequenced => "not_sequenced",
+            RegistrationError::Sequencing(_) => "sequencing_refused",
         }
     }
 
@@ -342,9 +410,17 @@ pub struct Registration {
     current_session: Option<String>,
     sessions: BTreeMap<String, SessionState>,
     activities: BTreeMap<String, ActivityState>,
+    /// SCORM 2004: the sequencing state of the current attempt.
+    seq: Option<SeqState>,
+    /// Shared data (`adl.data`) written in this registration, by target ID.
+    shared_data: BTreeMap<String, String>,
     /// Rebuilt by `apply` from the deliveries and batches; never stored.
     #[serde(skip)]
     live: BTreeMap<String, Live>,
+}
+
+fn refused(err: EngineError) -> RegistrationError {
+    RegistrationError::Sequencing(err.to_string())
 }
 
 fn valid_id(id: &str) -> bool {
@@ -385,11 +461,58 @@ impl Registration {
     }
 
     /// The data a new delivery of `activity_id` starts from: what the
-    /// previous sessions of this attempt left.
+    /// previous sessions of this attempt left. With sequencing, the
+    /// sequencer's entry decides: a new attempt on the activity starts
+    /// empty, and a resumed one resumes even if the SCO did not set
+    /// `cmi.exit` to `suspend` (the learner suspended from the player).
     pub fn prior_for(&self, activity_id: &str) -> Option<RuntimeData> {
-        self.activities
+        let data = self
+            .activities
             .get(activity_id)
-            .and_then(|a| a.data.clone())
+            .and_then(|a| a.data.clone());
+        match self.seq.as_ref().and_then(|s| s.delivering.as_ref()) {
+            Some((activity, Entry::AbInitio)) if activity == activity_id => None,
+            Some((activity, Entry::Resume)) if activity == activity_id => data.map(|mut data| {
+                data.values
+                    .insert("cmi.exit".to_owned(), "suspend".to_owned());
+                data
+            }),
+            _ => data,
+        }
+    }
+
+    /// Whether this registration is sequenced (SCORM 2004) in its current
+    /// attempt.
+    pub fn is_sequenced(&self) -> bool {
+        self.seq.is_some()
+    }
+
+    /// The sequencing engine of the current attempt, restored for `course`.
+    pub fn engine(&self, course: &Course) -> Option<Result<Engine, EngineError>> {
+        self.seq.as_ref().map(|s| s.engine(course))
+    }
+
+    /// The tracking state of the current attempt's sequencing.
+    pub fn tracking(&self) -> Option<&TrackingState> {
+        self.seq.as_ref().map(|s| &s.tracking)
+    }
+
+    /// The outcome of the last navigation request to the sequencer.
+    pub fn last_outcome(&self) -> Option<&Outcome> {
+        self.seq.as_ref().and_then(|s| s.last_outcome.as_ref())
+    }
+
+    /// The activity the sequencer last chose to deliver, and its entry.
+    pub fn delivering(&self) -> Option<(&str, Entry)> {
+        self.seq
+            .as_ref()
+            .and_then(|s| s.delivering.as_ref())
+            .map(|(a, e)| (a.as_str(), *e))
+    }
+
+    /// Shared data (`adl.data`) this registration wrote, by target ID.
+    pub fn shared_data(&self) -> &BTreeMap<String, String> {
+        &self.shared_data
     }
 
     /// The activity summaries of the current attempt.
@@ -510,19 +633,24 @@ impl Registration {
                 session_id,
                 user_agent,
                 ip,
+                sequencing,
                 at,
             } => {
                 self.live_id()?;
                 let resumed = self.activities.values().any(|a| a.data.is_some());
-                Ok(vec![E::SessionStarted {
-                    session_id,
+                let mut events = vec![E::SessionStarted {
+                    session_id: session_id.clone(),
                     attempt: self.attempt,
                     resumed,
                     supersedes: self.current_session.clone(),
                     user_agent,
                     ip,
                     at,
-                }])
+                }];
+                if let Some(sequencing) = sequencing {
+                    self.start_sequencing(sequencing, &session_id, at, &mut events)?;
+                }
+                Ok(events)
             }
             C::Deliver {
                 session_id,
@@ -531,6 +659,18 @@ impl Registration {
                 at,
             } => {
                 self.live_session(&session_id)?;
+                if let Some(state) = &self.seq {
+                    let chosen = state
+                        .delivering
+                        .as_ref()
+                        .is_some_and(|(activity, _)| *activity == activity_id);
+                    if !chosen
+                        || state.handed_over
+                        || state.tracking.current.as_deref() != Some(activity_id.as_str())
+                    {
+                        return Err(RegistrationError::NotCurrentActivity(activity_id));
+                    }
+                }
                 if context.prior != self.prior_for(&activity_id) {
                     return Err(RegistrationError::StaleDelivery(activity_id));
                 }
@@ -554,6 +694,7 @@ impl Registration {
                 mut calls,
                 final_batch,
                 page_hide,
+                course,
                 at,
             } => {
                 if let Some(refusal) = self.commit_refusal(&session_id, batch) {
@@ -602,8 +743,8 @@ impl Registration {
                     }
                 }
                 events.push(E::RuntimeBatchCommitted {
-                    session_id,
-                    activity_id,
+                    session_id: session_id.clone(),
+                    activity_id: activity_id.clone(),
                     batch,
                     calls: logged,
                     summary: runtime.summary(),
@@ -611,6 +752,17 @@ impl Registration {
                     page_hide,
                     at,
                 });
+                if let Some(course) = course {
+                    self.committed_to_sequencer(
+                        &course,
+                        &session_id,
+                        &activity_id,
+                        &live.runtime,
+                        &runtime,
+                        at,
+                        &mut events,
+                    )?;
+                }
                 Ok(events)
             }
             C::RecordRefusal {
@@ -670,7 +822,213 @@ impl Registration {
                     at,
                 }])
             }
+            C::Sequence {
+                session_id,
+                request,
+                course,
+                at,
+            } => {
+                self.live_session(&session_id)?;
+                let state = self.seq.as_ref().ok_or(RegistrationError::NotSequenced)?;
+                let mut engine = state.engine(&course).map_err(refused)?;
+                let current = engine.current_activity().map(str::to_owned);
+                let live = self
+                    .live
+                    .get(&session_id)
+                    .filter(|live| Some(&live.activity_id) == current.as_ref());
+                let input = match (current, live) {
+                    (Some(activity), Some(live)) if !state.handed_over => {
+                        SequencingInput::Terminate {
+                            activity,
+                            report: runtime_report(live.runtime.data(), true),
+                            request,
+                            at,
+                        }
+                    }
+                    _ => match request {
+                        Some(request) => SequencingInput::Navigate { request, at },
+                        // "auto" with nothing to hand over: nothing happens.
+                        None => return Ok(vec![]),
+                    },
+                };
+                let mut events = Vec::new();
+                self.decided(&mut engine, &course, &session_id, input, at, &mut events)?;
+                Ok(events)
+            }
         }
+    }
+
+    /// Starts sequencing in a new session: the attempt's tracking state if
+    /// it has none, the learner's shared objectives, the end of a session
+    /// that was left open (its current activity is suspended, so the
+    /// learner comes back to it), then the launch request.
+    fn start_sequencing(
+        &self,
+        sequencing: Sequencing,
+        session_id: &str,
+        at: DateTime<Utc>,
+        events: &mut Vec<RegistrationEvent>,
+    ) -> Result<(), RegistrationError> {
+        let course = &sequencing.course;
+        let mut engine = match &self.seq {
+            Some(state) => state.engine(course).map_err(refused)?,
+            None => {
+                let options = EngineOptions {
+                    seed: sequencing.seed,
+                    ..EngineOptions::default()
+                };
+                let engine = Engine::new(course, options).map_err(refused)?;
+                events.push(RegistrationEvent::SequencingStarted {
+                    session_id: session_id.to_owned(),
+                    attempt: self.attempt,
+                    options,
+                    tracking: Box::new(engine.snapshot()),
+                    at,
+                });
+                engine
+            }
+        };
+        if let Some(objectives) = &sequencing.learner_objectives {
+            let differs = engine
+                .global_objectives()
+                .iter()
+                .any(|(id, value)| objectives.get(id).cloned().unwrap_or_default() != *value);
+            if differs {
+                let input = SequencingInput::LoadGlobalObjectives {
+                    objectives: objectives.clone(),
+                };
+                self.decided(&mut engine, course, session_id, input, at, events)?;
+            }
+        }
+        if let Some(current) = engine.current_activity().map(str::to_owned) {
+            let state = self.seq.as_ref();
+            let open = state.is_some_and(|s| !s.handed_over && s.reported);
+            let data = self.activities.get(&current).and_then(|a| a.data.as_ref());
+            let input = match data {
+                Some(data) if open => SequencingInput::Terminate {
+                    activity: current,
+                    report: runtime_report(data, true),
+                    request: Some(NavigationRequest::SuspendAll),
+                    at,
+                },
+                _ => SequencingInput::Navigate {
+                    request: NavigationRequest::SuspendAll,
+                    at,
+                },
+            };
+            self.decided(&mut engine, course, session_id, input, at, events)?;
+        }
+        let chosen = match &sequencing.start {
+            Some(target) => {
+                let input = SequencingInput::Navigate {
+                    request: NavigationRequest::Choice {
+                        target: target.clone(),
+                    },
+                    at,
+                };
+                let decision = self.decided(&mut engine, course, session_id, input, at, events)?;
+                decision.outcome.delivered().is_some()
+            }
+            None => false,
+        };
+        if !chosen && let Some(request) = engine.launch_request() {
+            let input = SequencingInput::Navigate { request, at };
+            self.decided(&mut engine, course, session_id, input, at, events)?;
+        }
+        Ok(())
+    }
+
+    /// A committed batch's data goes to the sequencer (when it changed what
+    /// the sequencer knows), and shared data the batch wrote is recorded
+    /// for the learner when the course shares it.
+    #[allow(clippy::too_many_arguments)]
+    fn committed_to_sequencer(
+        &self,
+        course: &Course,
+        session_id: &str,
+        activity_id: &str,
+        before: &RuntimeSession,
+        after: &RuntimeSession,
+        at: DateTime<Utc>,
+        events: &mut Vec<RegistrationEvent>,
+    ) -> Result<(), RegistrationError> {
+        if let Some(state) = &self.seq {
+            let current = state.tracking.current.as_deref() == Some(activity_id)
+                && state
+                    .delivering
+                    .as_ref()
+                    .is_some_and(|(a, _)| a == activity_id);
+            let report = runtime_report(after.data(), false);
+            if current && !state.handed_over && state.last_report.as_ref() != Some(&report) {
+                let mut engine = state.engine(course).map_err(refused)?;
+                let input = SequencingInput::Commit {
+                    activity: activity_id.to_owned(),
+                    report,
+                    at,
+                };
+                self.decided(&mut engine, course, session_id, input, at, events)?;
+            }
+        }
+        if course.scopes.shared_data_global_to_system {
+            let shared_data: BTreeMap<String, String> = after
+                .shared_data()
+                .iter()
+                .filter(|bucket| bucket.writable)
+                .filter(|bucket| {
+                    let old = before.shared_data().iter().find(|b| b.id == bucket.id);
+                    bucket.store.is_some()
+                        && old.and_then(|b| b.store.as_ref()) != bucket.store.as_ref()
+                })
+                .filter_map(|bucket| Some((bucket.id.clone(), bucket.store.clone()?)))
+                .collect();
+            if !shared_data.is_empty() {
+                events.push(RegistrationEvent::LearnerGlobalsWritten {
+                    learner_id: self.learner_id.clone(),
+                    globals: LearnerGlobals {
+                        objectives: BTreeMap::new(),
+                        shared_data,
+                    },
+                    at,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies one input on `engine` and records it with the decision (and
+    /// the learner's shared objectives it wrote).
+    fn decided(
+        &self,
+        engine: &mut Engine,
+        course: &Course,
+        session_id: &str,
+        input: SequencingInput,
+        at: DateTime<Utc>,
+        events: &mut Vec<RegistrationEvent>,
+    ) -> Result<Decision, RegistrationError> {
+        let decision = engine.apply(&input).map_err(refused)?;
+        let statuses = sequencing::statuses(engine, &decision, &course.root.id);
+        let shared = (course.scopes.objectives_global_to_system
+            && !decision.changed_global_objectives.is_empty())
+        .then(|| decision.changed_global_objectives.clone());
+        events.push(RegistrationEvent::SequencingDecided {
+            session_id: session_id.to_owned(),
+            input: Box::new(input),
+            decision: Box::new(decision.clone()),
+            statuses,
+            at,
+        });
+        if let Some(objectives) = shared {
+            events.push(RegistrationEvent::LearnerGlobalsWritten {
+                learner_id: self.learner_id.clone(),
+                globals: LearnerGlobals {
+                    objectives,
+                    shared_data: BTreeMap::new(),
+                },
+                at,
+            });
+        }
+        Ok(decision)
     }
 
     fn live_id(&self) -> Result<String, RegistrationError> {
@@ -723,6 +1081,8 @@ impl Aggregate for Registration {
             E::RegistrationReset { attempt, .. } => {
                 self.attempt = attempt;
                 self.activities.clear();
+                self.seq = None;
+                self.shared_data.clear();
                 self.live.clear();
                 self.current_session = None;
             }
@@ -805,6 +1165,19 @@ impl Aggregate for Registration {
                         let _ = live.runtime.replay(call);
                     }
                     live.runtime.take_calls();
+                    for bucket in live.runtime.shared_data() {
+                        if let (true, Some(store)) = (bucket.writable, &bucket.store) {
+                            self.shared_data.insert(bucket.id.clone(), store.clone());
+                        }
+                    }
+                    if let Some(seq) = &mut self.seq
+                        && seq
+                            .delivering
+                            .as_ref()
+                            .is_some_and(|(a, _)| *a == activity_id)
+                    {
+                        seq.reported = true;
+                    }
                     let state = self.activities.entry(activity_id).or_default();
                     state.data = Some(live.runtime.data().clone());
                     state.summary = Some(summary);
@@ -813,7 +1186,21 @@ impl Aggregate for Registration {
                     session.last_batch = session.last_batch.max(batch);
                 }
             }
-            E::RuntimeBatchRefused { .. } | E::NavigationRequested { .. } => {}
+            E::RuntimeBatchRefused { .. }
+            | E::NavigationRequested { .. }
+            | E::LearnerGlobalsWritten { .. } => {}
+            E::SequencingStarted {
+                options, tracking, ..
+            } => {
+                self.seq = Some(SeqState::new(options, *tracking));
+            }
+            E::SequencingDecided {
+                input, decision, ..
+            } => {
+                if let Some(seq) = &mut self.seq {
+                    seq.fold(&input, &decision);
+                }
+            }
             E::TimeOnTaskMeasured { session_id, at, .. } => {
                 if let Some(session) = self.sessions.get_mut(&session_id) {
                     session.last_beat = Some(at);
@@ -921,6 +1308,7 @@ mod tests {
             calls,
             final_batch: false,
             page_hide: false,
+            course: None,
             at: at(3),
         }
     }

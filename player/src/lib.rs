@@ -71,6 +71,8 @@ pub struct Inner {
     pub signer: Signer,
     pub settings: PlayerSettings,
     pub files: content::FileCache,
+    /// Course versions are immutable: their parsed structure is kept.
+    pub courses: runtime::CourseCache,
 }
 
 impl std::ops::Deref for PlayerState {
@@ -98,6 +100,7 @@ impl PlayerState {
             signer,
             settings,
             files: content::FileCache::new(64 * 1024 * 1024, 1024 * 1024),
+            courses: runtime::CourseCache::new(256),
         }))
     }
 }

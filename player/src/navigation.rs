@@ -6,8 +6,9 @@
 
 use std::collections::BTreeMap;
 
-use domain::cmi::RuntimeSummary;
+use domain::cmi::{NavValidity, RuntimeSummary, Tristate};
 use domain::package::{Activity, Course, HideLmsUi, Standard};
+use domain::sequencing::engine::{ControlState, Engine, NavigationRequest, RequestValid};
 use serde::{Deserialize, Serialize};
 
 /// A navigation request from the player (PROTOCOL.md §5).
@@ -45,6 +46,31 @@ impl Request {
             Request::AbandonAll => "abandonAll",
             Request::Auto => "auto",
         }
+    }
+
+    /// The sequencer's navigation request; `Ok(None)` is "auto" (the
+    /// terminated SCO's `adl.nav.request`, if any).
+    pub fn sequencing(&self, target: Option<&str>) -> Result<Option<NavigationRequest>, String> {
+        let target = || {
+            target
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+                .ok_or_else(|| format!("a {} request needs a target activity", self.as_str()))
+        };
+        Ok(Some(match self {
+            Request::Start => NavigationRequest::Start,
+            Request::ResumeAll => NavigationRequest::ResumeAll,
+            Request::Continue => NavigationRequest::Continue,
+            Request::Previous => NavigationRequest::Previous,
+            Request::Choice => NavigationRequest::Choice { target: target()? },
+            Request::Jump => NavigationRequest::Jump { target: target()? },
+            Request::Exit => NavigationRequest::Exit,
+            Request::ExitAll => NavigationRequest::ExitAll,
+            Request::SuspendAll => NavigationRequest::SuspendAll,
+            Request::Abandon => NavigationRequest::Abandon,
+            Request::AbandonAll => NavigationRequest::AbandonAll,
+            Request::Auto => return Ok(None),
+        }))
     }
 }
 
@@ -97,6 +123,9 @@ pub struct Navigation {
     pub ended: bool,
     pub exception: Option<String>,
     pub controls: Controls,
+    /// Whether the table of contents offers anything (a single-SCO course,
+    /// or one whose tree allows no choice, needs none).
+    pub toc_visible: bool,
     pub toc: Vec<TocItem>,
     pub valid: Valid,
 }
@@ -329,7 +358,6 @@ fn state(
                 }),
         })
         .collect();
-    let truth = |b: bool| if b { "true" } else { "false" };
     let valid = Valid {
         r#continue: truth(has_next),
         previous: truth(has_previous),
@@ -344,7 +372,97 @@ fn state(
         ended,
         exception,
         controls,
+        toc_visible: leaves.len() > 1,
         toc,
         valid,
+    }
+}
+
+fn control(state: ControlState) -> Control {
+    match state {
+        ControlState::Hidden => Control::Hidden,
+        ControlState::Disabled => Control::Disabled,
+        ControlState::Enabled => Control::Enabled,
+    }
+}
+
+fn truth(b: bool) -> &'static str {
+    if b { "true" } else { "false" }
+}
+
+/// The navigation of a sequenced course, as the SCORM 2004 sequencer sees
+/// it now: its controls (control modes and `hideLMSUI`), its table of
+/// contents (hidden and disabled activities, what a choice can reach) and
+/// `adl.nav.request_valid`.
+pub fn sequenced(
+    engine: &Engine,
+    deliver: Option<String>,
+    ended: bool,
+    exception: Option<String>,
+) -> Navigation {
+    let state = engine.navigation_state();
+    let c = state.controls;
+    let controls = Controls {
+        r#continue: control(c.continue_),
+        previous: control(c.previous),
+        exit: control(c.exit),
+        exit_all: control(c.exit_all),
+        suspend_all: control(c.suspend_all),
+        abandon: control(c.abandon),
+        abandon_all: control(c.abandon_all),
+    };
+    // The root (organization) is not an item of the table of contents,
+    // unless it is the only activity.
+    let single = state.tree.len() == 1;
+    let toc: Vec<TocItem> = state
+        .tree
+        .iter()
+        .filter(|item| single || item.depth > 0)
+        .map(|item| TocItem {
+            id: item.id.clone(),
+            title: item.title.clone(),
+            depth: item.depth.max(1),
+            hidden: item.hidden,
+            selectable: item.selectable && !item.hidden,
+            disabled: item.disabled,
+            current: item.current,
+            completed: item.completed == Some(true),
+            satisfied: item.satisfied,
+        })
+        .collect();
+    let valid = &state.request_valid;
+    let map = |m: &BTreeMap<String, bool>| {
+        m.iter()
+            .map(|(id, v)| (id.clone(), truth(*v)))
+            .collect::<BTreeMap<_, _>>()
+    };
+    Navigation {
+        deliver,
+        ended,
+        exception,
+        controls,
+        toc_visible: state.table_of_contents
+            && toc
+                .iter()
+                .any(|item| item.selectable && !item.hidden && !item.current),
+        toc,
+        valid: Valid {
+            r#continue: truth(valid.continue_),
+            previous: truth(valid.previous),
+            choice: map(&valid.choice),
+            jump: map(&valid.jump),
+        },
+    }
+}
+
+/// `adl.nav.request_valid.*` for a SCO's launch context.
+pub fn nav_validity(valid: &RequestValid) -> NavValidity {
+    let tri = |b: bool| if b { Tristate::True } else { Tristate::False };
+    let map = |m: &BTreeMap<String, bool>| m.iter().map(|(id, v)| (id.clone(), tri(*v))).collect();
+    NavValidity {
+        continue_request: tri(valid.continue_),
+        previous: tri(valid.previous),
+        choice: map(&valid.choice),
+        jump: map(&valid.jump),
     }
 }

@@ -3,8 +3,9 @@
 //! is in the `Registration` aggregate and the navigator; these read a
 //! token, load what the rule needs, run the command and answer.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 
 use axum::Json;
 use axum::body::Bytes;
@@ -12,10 +13,13 @@ use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use chrono::Utc;
-use domain::cmi::{LaunchContext, RuntimeSummary, ScormVersion};
+use domain::cmi::{LaunchContext, ObjectiveSeed, RuntimeSummary, ScormVersion, SharedDataBucket};
 use domain::events::EventMetadata;
 use domain::package::{Activity, Course, LaunchContent, LaunchUrl, Standard};
-use domain::registration::{ClientCall, Registration, RegistrationCommand, RegistrationError};
+use domain::registration::{
+    ClientCall, LearnerGlobals, Registration, RegistrationCommand, RegistrationError, Sequencing,
+};
+use domain::sequencing::engine::{CompletionStatus, Engine, ObjectiveInit, Outcome, SuccessStatus};
 use domain::tenancy::Scope;
 use projections::registrations::RegistrationRow;
 use serde::{Deserialize, Serialize};
@@ -85,7 +89,9 @@ fn command_error(err: CommandError<RegistrationError>) -> PlayerError {
                 RegistrationError::NotFound | RegistrationError::UnknownSession(_) => {
                     StatusCode::NOT_FOUND
                 }
-                RegistrationError::InvalidContext { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+                RegistrationError::InvalidContext { .. } | RegistrationError::Sequencing(_) => {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                }
                 _ => StatusCode::CONFLICT,
             };
             PlayerError::new(status, err.code(), err.to_string())
@@ -102,8 +108,59 @@ fn command_error(err: CommandError<RegistrationError>) -> PlayerError {
 /// A registration's course version, as the player needs it.
 pub struct Loaded {
     pub row: RegistrationRow,
-    pub course: Course,
+    pub course: Arc<Course>,
     pub version: i64,
+}
+
+/// Parsed course structures by scope, course and version.
+pub struct CourseCache {
+    capacity: usize,
+    entries: Mutex<HashMap<String, Arc<Course>>>,
+}
+
+impl CourseCache {
+    pub fn new(capacity: usize) -> CourseCache {
+        CourseCache {
+            capacity,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn key(scope: &Scope, course_id: &str, version: i64) -> String {
+        format!(
+            "{}\u{1f}{}\u{1f}{course_id}\u{1f}{version}",
+            scope.workspace_id(),
+            scope.environment().as_str()
+        )
+    }
+
+    /// The course version, from the cache or the catalogue.
+    pub async fn get(
+        &self,
+        db: &store::db::Database,
+        scope: &Scope,
+        course_id: &str,
+        version: i64,
+    ) -> Result<Option<Arc<Course>>, PlayerError> {
+        let key = CourseCache::key(scope, course_id, version);
+        if let Some(course) = self.lock().get(&key) {
+            return Ok(Some(course.clone()));
+        }
+        let Some(row) = projections::courses::version(db, scope, course_id, version).await? else {
+            return Ok(None);
+        };
+        let course = Arc::new(row.structure);
+        let mut entries = self.lock();
+        if entries.len() >= self.capacity {
+            entries.clear();
+        }
+        entries.insert(key, course.clone());
+        Ok(Some(course))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Course>>> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// Loads the registration (view) and its pinned course version.
@@ -121,21 +178,75 @@ pub async fn load(
                 "this registration no longer exists",
             )
         })?;
-    let version =
-        projections::courses::version(&state.db, scope, &row.course_id, row.course_version)
-            .await?
-            .ok_or_else(|| {
-                PlayerError::new(
-                    StatusCode::NOT_FOUND,
-                    "course_not_found",
-                    "the course of this registration was deleted",
-                )
-            })?;
+    let course = state
+        .courses
+        .get(&state.db, scope, &row.course_id, row.course_version)
+        .await?
+        .ok_or_else(course_gone)?;
     Ok(Loaded {
+        version: row.course_version,
         row,
-        course: version.structure,
-        version: version.version,
+        course,
     })
+}
+
+fn course_gone() -> PlayerError {
+    PlayerError::new(
+        StatusCode::NOT_FOUND,
+        "course_not_found",
+        "the course of this registration was deleted",
+    )
+}
+
+fn is_scorm2004(course: &Course) -> bool {
+    matches!(course.standard, Standard::Scorm2004 { .. })
+}
+
+/// What the learner shares across registrations, once the view has every
+/// event appended so far.
+async fn learner_globals(
+    state: &PlayerState,
+    scope: &Scope,
+    learner_id: &str,
+) -> Result<LearnerGlobals, PlayerError> {
+    let head = state.commands.log().head().await?;
+    wait(state, Some(head)).await;
+    Ok(projections::registrations::sequencing::learner(&state.db, scope, learner_id).await?)
+}
+
+/// The navigation answer of a sequenced registration after a request.
+/// `decided`: this request made a decision (so its exception is news).
+fn sequenced_navigation(
+    registration: &Registration,
+    course: &Course,
+    session_id: &str,
+    decided: bool,
+) -> Result<Navigation, PlayerError> {
+    let engine: Engine = registration
+        .engine(course)
+        .ok_or_else(|| {
+            PlayerError::new(
+                StatusCode::CONFLICT,
+                "not_sequenced",
+                RegistrationError::NotSequenced.to_string(),
+            )
+        })?
+        .map_err(PlayerError::internal)?;
+    let current = engine.current_activity();
+    // The sequencer chose an activity this session has not loaded yet.
+    let deliver = registration
+        .delivering()
+        .map(|(activity, _)| activity)
+        .filter(|activity| Some(*activity) == current)
+        .filter(|activity| registration.delivered(session_id) != Some(*activity))
+        .map(str::to_owned);
+    let ended =
+        current.is_none() && matches!(registration.last_outcome(), Some(Outcome::SessionEnded));
+    let exception = match registration.last_outcome() {
+        Some(Outcome::Exception { exception }) if decided => Some(exception.code().to_owned()),
+        _ => None,
+    };
+    Ok(navigation::sequenced(&engine, deliver, ended, exception))
 }
 
 async fn aggregate(
@@ -268,7 +379,30 @@ pub async fn start_session(
     let resumed = before.summaries().next().is_some();
     let metadata = metadata(scope, &launch.learner, &client);
     let id = scope.aggregate_id(&launch.registration);
+    let tree = Tree::of(&loaded.course);
+    let start = launch.start.as_deref().filter(|s| tree.is_launchable(s));
+    // SCORM 2004 runs the sequencer (recorded, so not in previews).
+    let sequenced = launch.tracking && is_scorm2004(&loaded.course);
     if launch.tracking {
+        let sequencing = if sequenced {
+            let learner_objectives = if loaded.course.scopes.objectives_global_to_system {
+                Some(
+                    learner_globals(&state, &scope, &loaded.row.learner_id)
+                        .await?
+                        .objectives,
+                )
+            } else {
+                None
+            };
+            Some(Sequencing {
+                course: loaded.course.clone(),
+                seed: uuid::Uuid::new_v4().as_u64_pair().0,
+                start: start.map(str::to_owned),
+                learner_objectives,
+            })
+        } else {
+            None
+        };
         state
             .commands
             .registration(
@@ -277,6 +411,7 @@ pub async fn start_session(
                     session_id: session_id.clone(),
                     user_agent: client.user_agent.clone(),
                     ip: client.ip.clone(),
+                    sequencing,
                     at: Utc::now(),
                 },
                 &metadata,
@@ -285,24 +420,29 @@ pub async fn start_session(
             .map_err(command_error)?;
     }
     let registration = aggregate(&state, &scope, &launch.registration).await?;
-    let tree = Tree::of(&loaded.course);
-    let (request, target) = match &launch.start {
-        Some(start) if tree.is_launchable(start) => (Request::Choice, Some(start.as_str())),
-        _ => (Request::Start, None),
+    let navigation = if sequenced {
+        sequenced_navigation(&registration, &loaded.course, &session_id, true)?
+    } else {
+        let (request, target) = match start {
+            Some(start) => (Request::Choice, Some(start)),
+            None => (Request::Start, None),
+        };
+        let navigation =
+            navigation::navigate(&tree, &summaries(&registration), None, &request, target);
+        if launch.tracking {
+            record_navigation(
+                &state,
+                &id,
+                &session_id,
+                &request,
+                target,
+                &navigation,
+                &metadata,
+            )
+            .await?;
+        }
+        navigation
     };
-    let navigation = navigation::navigate(&tree, &summaries(&registration), None, &request, target);
-    if launch.tracking {
-        record_navigation(
-            &state,
-            &id,
-            &session_id,
-            &request,
-            target,
-            &navigation,
-            &metadata,
-        )
-        .await?;
-    }
     let claims = SessionClaims {
         scope,
         registration: launch.registration.clone(),
@@ -401,6 +541,17 @@ pub async fn deliver(
             state.settings.suspend_data_limit,
         );
         context.prior = registration.prior_for(&activity.id);
+        if registration.is_sequenced() {
+            sequenced_context(
+                &state,
+                &scope,
+                &loaded,
+                &registration,
+                activity,
+                &mut context,
+            )
+            .await?;
+        }
         if !claims.tracking {
             break context;
         }
@@ -451,6 +602,76 @@ pub async fn deliver(
     }))
 }
 
+/// What a sequenced SCO starts with beyond its own data: which navigation
+/// requests are valid, its objectives as the sequencer knows them (read
+/// through objective maps), and its shared data stores.
+async fn sequenced_context(
+    state: &PlayerState,
+    scope: &Scope,
+    loaded: &Loaded,
+    registration: &Registration,
+    activity: &Activity,
+    context: &mut LaunchContext,
+) -> Result<(), PlayerError> {
+    let engine = registration
+        .engine(&loaded.course)
+        .expect("sequenced")
+        .map_err(PlayerError::internal)?;
+    context.nav_validity = navigation::nav_validity(&engine.navigation_state().request_valid);
+    if let Some(launch) = engine.launch_data(&activity.id) {
+        context.objective_status = launch.objectives.iter().map(seed).collect();
+    }
+    let maps = activity
+        .launch
+        .as_ref()
+        .map(|l| l.runtime.shared_data.as_slice())
+        .unwrap_or_default();
+    if !maps.is_empty() {
+        let learner = if loaded.course.scopes.shared_data_global_to_system {
+            learner_globals(state, scope, &loaded.row.learner_id).await?
+        } else {
+            LearnerGlobals::default()
+        };
+        context.shared_data = maps
+            .iter()
+            .map(|map| SharedDataBucket {
+                id: map.target_id.clone(),
+                store: registration
+                    .shared_data()
+                    .get(&map.target_id)
+                    .or_else(|| learner.shared_data.get(&map.target_id))
+                    .cloned(),
+                readable: map.read_shared_data,
+                writable: map.write_shared_data,
+            })
+            .collect();
+    }
+    Ok(())
+}
+
+/// A `cmi.objectives.n` record's starting values from the sequencer.
+fn seed(objective: &ObjectiveInit) -> ObjectiveSeed {
+    let number = |n: Option<f64>| n.map(decimal);
+    ObjectiveSeed {
+        id: objective.id.clone(),
+        success_status: match objective.success_status {
+            SuccessStatus::Passed => Some("passed".into()),
+            SuccessStatus::Failed => Some("failed".into()),
+            SuccessStatus::Unknown => None,
+        },
+        completion_status: match objective.completion_status {
+            CompletionStatus::Completed => Some("completed".into()),
+            CompletionStatus::Incomplete => Some("incomplete".into()),
+            CompletionStatus::NotAttempted | CompletionStatus::Unknown => None,
+        },
+        score_scaled: number(objective.score.scaled),
+        score_raw: number(objective.score.raw),
+        score_min: number(objective.score.min),
+        score_max: number(objective.score.max),
+        progress_measure: number(objective.progress_measure),
+    }
+}
+
 // ---------------------------------------------------------------- commits
 
 #[derive(Deserialize)]
@@ -498,6 +719,17 @@ pub async fn commit(
         // A retry of a stored batch: nothing is appended.
         return Ok(Json(json!({"acked": body.batch})));
     }
+    // A sequenced registration's data goes to the sequencer as it comes.
+    let course = match registration.course() {
+        Some((course_id, version)) if registration.is_sequenced() => Some(
+            state
+                .courses
+                .get(&state.db, &scope, course_id.as_str(), i64::from(version))
+                .await?
+                .ok_or_else(course_gone)?,
+        ),
+        _ => None,
+    };
     let committed = state
         .commands
         .registration(
@@ -509,6 +741,7 @@ pub async fn commit(
                 calls: body.calls,
                 final_batch: body.final_batch,
                 page_hide: body.page_hide,
+                course,
                 at: Utc::now(),
             },
             &metadata,
@@ -574,6 +807,39 @@ pub async fn navigate(
     let scope = claims.scope;
     let loaded = load(&state, &scope, &claims.registration).await?;
     let registration = aggregate(&state, &scope, &claims.registration).await?;
+    if claims.tracking && registration.is_sequenced() {
+        let request = body
+            .request
+            .sequencing(body.target.as_deref())
+            .map_err(|message| {
+                PlayerError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_navigation_request",
+                    message,
+                )
+            })?;
+        let decided = state
+            .commands
+            .registration(
+                &scope.aggregate_id(&claims.registration),
+                RegistrationCommand::Sequence {
+                    session_id: claims.session.clone(),
+                    request,
+                    course: loaded.course.clone(),
+                    at: Utc::now(),
+                },
+                &metadata(scope, &loaded.row.learner_id, &client),
+            )
+            .await
+            .map_err(command_error)?;
+        let registration = aggregate(&state, &scope, &claims.registration).await?;
+        return Ok(Json(sequenced_navigation(
+            &registration,
+            &loaded.course,
+            &claims.session,
+            decided.is_some(),
+        )?));
+    }
     let tree = Tree::of(&loaded.course);
     let current = registration.delivered(&claims.session).map(str::to_owned);
     let navigation = navigation::navigate(

@@ -7,6 +7,8 @@
 //! passed, failed when one failed; its score is the activity's score, or
 //! the mean of the scaled scores.
 
+pub mod sequencing;
+
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -107,6 +109,10 @@ impl Projection for RegistrationsView {
             "launches",
             "runtime_deliveries",
             "runtime_log",
+            "registration_sequencing",
+            "sequencing_activities",
+            "sequencing_log",
+            "learner_globals",
         ]
     }
 
@@ -181,6 +187,20 @@ impl Projection for RegistrationsView {
                 )
                 .await?;
                 reset_progress(tx, &k, i64::from(*attempt)).await?;
+                for query in [
+                    "DELETE FROM registration_sequencing WHERE workspace_id = $1 AND environment = $2 \
+                     AND registration_id = $3",
+                    "DELETE FROM sequencing_activities WHERE workspace_id = $1 AND environment = $2 \
+                     AND registration_id = $3",
+                ] {
+                    tx.execute(
+                        sql(query)
+                            .bind(&k.workspace)
+                            .bind(&k.environment)
+                            .bind(&k.registration),
+                    )
+                    .await?;
+                }
             }
             E::SessionStarted {
                 session_id,
@@ -393,6 +413,34 @@ impl Projection for RegistrationsView {
                 .await?;
             }
             E::NavigationRequested { .. } => {}
+            E::SequencingStarted {
+                attempt,
+                options,
+                tracking,
+                at,
+                ..
+            } => {
+                sequencing::started(tx, &k, *attempt, options, tracking, &timestamp(at)).await?;
+            }
+            E::SequencingDecided {
+                session_id,
+                input,
+                decision,
+                statuses,
+                at,
+            } => {
+                let at = timestamp(at);
+                sequencing::decided(tx, &k, position, session_id, input, decision, &at).await?;
+                sequencing::statuses(tx, &k, statuses).await?;
+                roll_up(tx, &k, &at).await?;
+            }
+            E::LearnerGlobalsWritten {
+                learner_id,
+                globals,
+                at,
+            } => {
+                sequencing::learner_globals(tx, &k, learner_id, globals, &timestamp(at)).await?;
+            }
         }
         Ok(())
     }
@@ -807,6 +855,15 @@ async fn roll_up(tx: &mut Tx, k: &Key, at: &str) -> Result<(), StoreError> {
         (mean, None, None, None)
     };
     let total: f64 = results.iter().filter_map(|r| r.seconds).sum();
+    // A sequenced course's status is its root activity's, as the
+    // sequencer rolled it up.
+    let sequenced = sequencing::course_status(tx, k).await?;
+    let (completion, success, scaled) = match &sequenced {
+        Some((completion, success, measure)) => {
+            (completion.as_str(), success.as_str(), measure.or(scaled))
+        }
+        None => (completion, success, scaled),
+    };
     tx.execute(
         sql("UPDATE registration_progress SET completion = $4, success = $5, score_scaled = $6, score_raw = $7, \
              score_min = $8, score_max = $9, total_time_seconds = $10, last_access = $11, \

@@ -54,6 +54,7 @@ pub struct Commands {
     courses: Arc<Framework<Course>>,
     registrations: Arc<CachedFramework<Registration>>,
     registration_store: CachedEventStore<Registration>,
+    log: EventLog,
 }
 
 impl Commands {
@@ -65,7 +66,13 @@ impl Commands {
             courses: Arc::new(framework(&log)),
             registrations: Arc::new(CqrsFramework::new(registration_store.clone(), vec![], ())),
             registration_store,
+            log,
         }
+    }
+
+    /// The event log the commands append to.
+    pub fn log(&self) -> &EventLog {
+        &self.log
     }
 
     /// Runs a command on workspace `id`.

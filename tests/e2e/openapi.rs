@@ -28,6 +28,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/registrations/{id}/launches"),
     ("get", "/api/v1/registrations/{id}/progress"),
     ("get", "/api/v1/registrations/{id}/runtime-log"),
+    ("get", "/api/v1/registrations/{id}/sequencing"),
     ("get", "/healthz"),
     ("get", "/readyz"),
 ];

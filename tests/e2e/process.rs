@@ -366,6 +366,28 @@ async fn replay_all_rebuilds_the_views_the_server_built() {
         .await
         .unwrap();
     assert_eq!(committed.status(), 200);
+    // The course's latest version is SCORM 2004: the sequencer decides.
+    let terminated = client
+        .post(runtime("commit"))
+        .json(&serde_json::json!({"batch": 2, "activity_id": "i1", "final": true, "calls": [
+            {"seq": 5, "fn": "SetValue", "element": "cmi.success_status", "value": "passed", "result": "true", "error": 0},
+            {"seq": 6, "fn": "SetValue", "element": "adl.nav.request", "value": "continue", "result": "true", "error": 0},
+            {"seq": 7, "fn": "Terminate", "arg": "", "result": "true", "error": 0}
+        ]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(terminated.status(), 200);
+    let navigation: Value = client
+        .post(runtime("navigate"))
+        .json(&serde_json::json!({"request": "auto"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(navigation["deliver"], "i2", "{navigation}");
     let refused = client
         .post(runtime("commit"))
         .json(&serde_json::json!({"batch": 5, "activity_id": "i1", "calls": []}))

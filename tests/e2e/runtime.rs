@@ -541,11 +541,11 @@ async fn a_second_launch_resumes_and_supersedes_the_first() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn multi_sco_courses_navigate_by_flow_and_choice() {
+async fn scorm12_courses_navigate_in_tree_order_and_by_choice() {
     let app = TestApp::spawn().await;
     let ws = app.create_workspace("Navigation").await;
     let key = &ws.live_key;
-    course(&app, key, "c3", packages::scorm2004(3)).await;
+    course(&app, key, "c3", packages::scorm12_multi(3)).await;
     register(&app, key, "r1", "c3").await;
     let url = launch_url(&app, key, "r1", json!({"expiry_seconds": 600})).await;
     let session = Session::start(&app, &url).await;
@@ -553,6 +553,7 @@ async fn multi_sco_courses_navigate_by_flow_and_choice() {
     assert_eq!(nav["deliver"], "i1");
     assert_eq!(nav["controls"]["previous"], "disabled");
     assert_eq!(nav["controls"]["continue"], "enabled");
+    assert_eq!(nav["toc_visible"], true);
     let toc: Vec<&str> = nav["toc"]
         .as_array()
         .unwrap()
@@ -588,35 +589,14 @@ async fn multi_sco_courses_navigate_by_flow_and_choice() {
     )
     .await;
     assert!(bad["deliver"].is_null() && bad["exception"].is_string());
-    // The SCO's own request, applied after it terminated.
-    json(
+    let back = json(
         session
-            .commit(
-                1,
-                "i3",
-                json!([
-                    call(0, "Initialize", json!({"arg": ""}), "true", 0),
-                    call(
-                        1,
-                        "SetValue",
-                        json!({"element": "adl.nav.request", "value": "previous"}),
-                        "true",
-                        0
-                    ),
-                    call(2, "Terminate", json!({"arg": ""}), "true", 0),
-                ]),
-                true,
-            )
+            .post("navigate", json!({"request": "previous"}))
             .await,
         200,
     )
     .await;
-    let auto = json(
-        session.post("navigate", json!({"request": "auto"})).await,
-        200,
-    )
-    .await;
-    assert_eq!(auto["deliver"], "i2");
+    assert_eq!(back["deliver"], "i2");
     let end = json(
         session.post("navigate", json!({"request": "exit"})).await,
         200,
@@ -632,8 +612,373 @@ async fn multi_sco_courses_navigate_by_flow_and_choice() {
         .collect();
     assert_eq!(
         requests,
-        vec!["start", "continue", "choice", "choice", "auto", "exit"]
+        vec!["start", "continue", "choice", "choice", "previous", "exit"]
     );
+    // 1.2 has no sequencer.
+    error(
+        app.get(key, "/api/v1/registrations/r1/sequencing").await,
+        404,
+        "not_sequenced",
+    )
+    .await;
+    app.stop().await;
+}
+
+/// A SCO's calls: Initialize, the values, an optional `adl.nav.request`,
+/// Terminate.
+fn sco_run(values: &[(&str, &str)]) -> Value {
+    let mut calls = vec![call(0, "Initialize", json!({"arg": ""}), "true", 0)];
+    for (n, (element, value)) in values.iter().enumerate() {
+        calls.push(call(
+            n as u64 + 1,
+            "SetValue",
+            json!({"element": element, "value": value}),
+            "true",
+            0,
+        ));
+    }
+    calls.push(call(
+        values.len() as u64 + 1,
+        "Terminate",
+        json!({"arg": ""}),
+        "true",
+        0,
+    ));
+    Value::Array(calls)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sequenced_courses_follow_the_sequencer() {
+    let app = TestApp::spawn().await;
+    let ws = app.create_workspace("Sequencing").await;
+    let key = &ws.live_key;
+    // choice="false" flow="true" forwardOnly="true"
+    course(&app, key, "c3", packages::scorm2004(3)).await;
+    register(&app, key, "r1", "c3").await;
+    let url = launch_url(&app, key, "r1", json!({"expiry_seconds": 600})).await;
+    let session = Session::start(&app, &url).await;
+    let nav = &session.start["navigation"];
+    assert_eq!(nav["deliver"], "i1", "{nav}");
+    assert_eq!(nav["controls"]["continue"], "enabled");
+    assert_eq!(nav["controls"]["previous"], "disabled", "forward only");
+    assert_eq!(nav["toc_visible"], false, "choice is off");
+    assert_eq!(nav["valid"]["choice"]["i3"], "false");
+    // Only what the sequencer chose can be delivered.
+    error(
+        session.post("deliver", json!({"activity_id": "i2"})).await,
+        409,
+        "activity_not_current",
+    )
+    .await;
+    let delivered = session.deliver("i1").await;
+    assert_eq!(delivered["context"]["nav_validity"]["continue"], "true");
+    assert_eq!(delivered["context"]["nav_validity"]["previous"], "false");
+    json(
+        session
+            .commit(
+                1,
+                "i1",
+                sco_run(&[
+                    ("cmi.completion_status", "completed"),
+                    ("cmi.success_status", "passed"),
+                    ("adl.nav.request", "continue"),
+                ]),
+                true,
+            )
+            .await,
+        200,
+    )
+    .await;
+    // After Terminate, the SCO's own request moves on.
+    let auto = json(
+        session.post("navigate", json!({"request": "auto"})).await,
+        200,
+    )
+    .await;
+    assert_eq!(auto["deliver"], "i2", "{auto}");
+    assert_eq!(auto["controls"]["previous"], "disabled");
+    // Choice is off, and previous is forward-only: refused with the SN
+    // book's exceptions; nothing changes.
+    let chosen = json(
+        session
+            .post("navigate", json!({"request": "choice", "target": "i3"}))
+            .await,
+        200,
+    )
+    .await;
+    // NB.2.1-10: the parent's choice control is off. i2, chosen before,
+    // is still the one to deliver.
+    assert_eq!(chosen["exception"], "NB.2.1-10", "{chosen}");
+    assert_eq!(chosen["deliver"], "i2");
+    let back = json(
+        session
+            .post("navigate", json!({"request": "previous"}))
+            .await,
+        200,
+    )
+    .await;
+    assert!(back["exception"].is_string(), "{back}");
+    // i2 is still waiting to be delivered.
+    assert_eq!(back["deliver"], "i2");
+    session.deliver("i2").await;
+    json(
+        session
+            .commit(
+                2,
+                "i2",
+                sco_run(&[
+                    ("cmi.completion_status", "completed"),
+                    ("cmi.success_status", "passed"),
+                ]),
+                true,
+            )
+            .await,
+        200,
+    )
+    .await;
+    // The learner presses Continue: i2's data is handed over with it.
+    let next = json(
+        session
+            .post("navigate", json!({"request": "continue"}))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(next["deliver"], "i3", "{next}");
+    session.deliver("i3").await;
+    json(
+        session
+            .commit(
+                3,
+                "i3",
+                sco_run(&[
+                    ("cmi.completion_status", "completed"),
+                    ("cmi.success_status", "passed"),
+                    ("cmi.score.scaled", "0.8"),
+                    ("adl.nav.request", "continue"),
+                ]),
+                true,
+            )
+            .await,
+        200,
+    )
+    .await;
+    let end = json(
+        session.post("navigate", json!({"request": "auto"})).await,
+        200,
+    )
+    .await;
+    assert_eq!(end["ended"], true, "{end}");
+    assert!(end["deliver"].is_null());
+
+    // The course rolled up, and the sequencer's view says why.
+    let progress = app
+        .eventually(key, "/api/v1/registrations/r1/progress", |p| {
+            p["completion"] == "completed"
+        })
+        .await;
+    assert_eq!(progress["success"], "passed", "{progress}");
+    assert!(progress["completed_at"].is_string());
+    let sequencing = app
+        .eventually(key, "/api/v1/registrations/r1/sequencing", |s| {
+            s["current_activity"].is_null() && s["decision_count"].as_i64() > Some(5)
+        })
+        .await;
+    let statuses: Vec<(&str, &str, &str)> = sequencing["activities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["id"].as_str().unwrap(),
+                a["completion"].as_str().unwrap(),
+                a["success"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        vec![
+            ("org", "completed", "passed"),
+            ("i1", "completed", "passed"),
+            ("i2", "completed", "passed"),
+            ("i3", "completed", "passed"),
+        ]
+    );
+    assert!(sequencing["current_activity"].is_null());
+    let decisions = sequencing["decisions"].as_array().unwrap();
+    let delivered: Vec<&str> = decisions
+        .iter()
+        .filter_map(|d| d["delivered"].as_str())
+        .collect();
+    assert_eq!(delivered, vec!["i1", "i2", "i3"]);
+    let exceptions = decisions
+        .iter()
+        .filter(|d| d["outcome"] == "exception")
+        .count();
+    assert_eq!(exceptions, 2, "{decisions:?}");
+    assert_eq!(decisions.last().unwrap()["outcome"], "session_ended");
+    // Paged.
+    let page = json(
+        app.get(key, "/api/v1/registrations/r1/sequencing?limit=2")
+            .await,
+        200,
+    )
+    .await;
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let rest = json(
+        app.get(
+            key,
+            &format!("/api/v1/registrations/r1/sequencing?limit=1000&cursor={cursor}"),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        rest["decisions"].as_array().unwrap().len() + 2,
+        decisions.len()
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sequenced_session_left_open_resumes_where_it_was() {
+    let app = TestApp::spawn().await;
+    let ws = app.create_workspace("Resume").await;
+    let key = &ws.live_key;
+    course(&app, key, "c2", packages::scorm2004(2)).await;
+    register(&app, key, "r1", "c2").await;
+    let url = launch_url(&app, key, "r1", json!({"expiry_seconds": 600})).await;
+    let first = Session::start(&app, &url).await;
+    first.deliver("i1").await;
+    json(
+        first
+            .commit(1, "i1", sco_run(&[("adl.nav.request", "continue")]), true)
+            .await,
+        200,
+    )
+    .await;
+    first.post("navigate", json!({"request": "auto"})).await;
+    first.deliver("i2").await;
+    json(
+        first
+            .commit(
+                2,
+                "i2",
+                json!([
+                    call(0, "Initialize", json!({"arg": ""}), "true", 0),
+                    call(
+                        1,
+                        "SetValue",
+                        json!({"element": "cmi.location", "value": "p7"}),
+                        "true",
+                        0
+                    ),
+                ]),
+                false,
+            )
+            .await,
+        200,
+    )
+    .await;
+    // The window closed without a word. The next launch suspends what was
+    // left open and resumes it, with its data.
+    let second = Session::start(&app, &url).await;
+    assert_eq!(second.start["navigation"]["deliver"], "i2");
+    let delivered = second.deliver("i2").await;
+    assert_eq!(
+        delivered["context"]["prior"]["values"]["cmi.location"],
+        "p7"
+    );
+    assert_eq!(
+        delivered["context"]["prior"]["values"]["cmi.exit"],
+        "suspend"
+    );
+    // Suspend All from the player ends the session; the next launch
+    // resumes too.
+    let suspended = json(
+        second
+            .post("navigate", json!({"request": "suspendAll"}))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(suspended["ended"], true, "{suspended}");
+    let third = Session::start(&app, &url).await;
+    assert_eq!(third.start["navigation"]["deliver"], "i2");
+    // The player answers before the views catch up.
+    let sequencing = app
+        .eventually(key, "/api/v1/registrations/r1/sequencing", |s| {
+            s["decisions"]
+                .as_array()
+                .is_some_and(|d| d.iter().filter(|d| d["request"] == "resumeAll").count() == 2)
+        })
+        .await;
+    let requests: Vec<&str> = sequencing["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["request"].as_str())
+        .collect();
+    assert_eq!(
+        requests,
+        vec![
+            "start",
+            "continue",
+            "suspendAll",
+            "resumeAll",
+            "suspendAll",
+            "resumeAll"
+        ]
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_objectives_follow_the_learner_within_the_workspace() {
+    let app = TestApp::spawn().await;
+    let a = app.create_workspace("A").await;
+    let b = app.create_workspace("B").await;
+    let writer = packages::scorm2004_with(
+        &packages::manifest_2004_global("writer", "w1", "urn:skills:safety", true),
+        &["sco.html"],
+    );
+    let reader = packages::scorm2004_with(
+        &packages::manifest_2004_global("reader", "q1", "urn:skills:safety", false),
+        &["sco.html"],
+    );
+    for ws in [&a, &b] {
+        course(&app, &ws.live_key, "writer", writer.clone()).await;
+        course(&app, &ws.live_key, "reader", reader.clone()).await;
+    }
+    // In A, the learner passes the writer course.
+    let key = &a.live_key;
+    register(&app, key, "rw", "writer").await;
+    let url = launch_url(&app, key, "rw", json!({})).await;
+    let session = Session::start(&app, &url).await;
+    session.deliver("w1").await;
+    json(
+        session
+            .commit(1, "w1", sco_run(&[("cmi.success_status", "passed")]), true)
+            .await,
+        200,
+    )
+    .await;
+    // Then a reader course, another registration: its SCO starts with the
+    // shared objective satisfied.
+    for (ws, expected) in [(&a, Some("passed")), (&b, None)] {
+        register(&app, &ws.live_key, "rq", "reader").await;
+        let url = launch_url(&app, &ws.live_key, "rq", json!({})).await;
+        let session = Session::start(&app, &url).await;
+        let delivered = session.deliver("q1").await;
+        let seeds = &delivered["context"]["objective_status"];
+        let status = seeds
+            .as_array()
+            .and_then(|s| s.iter().find(|o| o["id"] == "obj-q1"))
+            .and_then(|o| o["success_status"].as_str());
+        assert_eq!(status, expected, "workspace {}: {delivered}", ws.id);
+    }
     app.stop().await;
 }
 
@@ -721,6 +1066,7 @@ async fn registrations_never_cross_workspaces() {
         ("GET", "/api/v1/registrations/rb/launches"),
         ("GET", "/api/v1/registrations/rb/progress"),
         ("GET", "/api/v1/registrations/rb/runtime-log"),
+        ("GET", "/api/v1/registrations/rb/sequencing"),
     ] {
         let response = app
             .client

@@ -102,6 +102,11 @@ const CASES: &[(&str, &str, &str)] = &[
         "/api/v1/registrations/{id}/runtime-log",
         "404 for B's registration",
     ),
+    (
+        "get",
+        "/api/v1/registrations/{id}/sequencing",
+        "404 for B's registration; learners' shared objectives stay in their workspace (runtime::sequenced_courses_follow_the_sequencer)",
+    ),
     ("get", "/healthz", "no workspace data"),
     ("get", "/readyz", "no workspace data"),
 ];

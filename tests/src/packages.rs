@@ -75,6 +75,76 @@ pub fn manifest_2004(scos: usize) -> String {
     )
 }
 
+/// A SCORM 1.2 course of `scos` SCOs (1.2 has no sequencing: the player
+/// navigates in tree order and by choice).
+pub fn scorm12_multi(scos: usize) -> Vec<u8> {
+    let items: String = (1..=scos)
+        .map(|k| {
+            format!(
+                r#"<item identifier="i{k}" identifierref="r{k}"><title>Lesson {k}</title></item>"#
+            )
+        })
+        .collect();
+    let resources: String = (1..=scos)
+        .map(|k| format!(r#"<resource identifier="r{k}" type="webcontent" adlcp:scormtype="sco" href="sco{k}.html"><file href="sco{k}.html"/></resource>"#))
+        .collect();
+    let manifest = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<manifest identifier="multi12" version="1"
+ xmlns="http://www.imsproject.org/xsd/imscp_rootv1p1p2"
+ xmlns:adlcp="http://www.adlnet.org/xsd/adlcp_rootv1p2">
+ <metadata><schema>ADL SCORM</schema><schemaversion>1.2</schemaversion></metadata>
+ <organizations default="org"><organization identifier="org"><title>Multi 1.2</title>{items}</organization></organizations>
+ <resources>{resources}</resources>
+</manifest>"#
+    );
+    let pages: Vec<String> = (1..=scos).map(|k| format!("sco{k}.html")).collect();
+    let mut entries: Vec<(&str, &[u8])> = vec![("imsmanifest.xml", manifest.as_bytes())];
+    for page in &pages {
+        entries.push((page, SCO_12.as_bytes()));
+    }
+    zip(&entries)
+}
+
+/// A SCORM 2004 4th edition package of `manifest`, with an empty page at
+/// each of `pages`.
+pub fn scorm2004_with(manifest: &str, pages: &[&str]) -> Vec<u8> {
+    let mut entries: Vec<(&str, &[u8])> = vec![("imsmanifest.xml", manifest.as_bytes())];
+    for page in pages {
+        entries.push((page, b"<html><body>SCO</body></html>"));
+    }
+    zip(&entries)
+}
+
+/// A SCORM 2004 manifest of one SCO, `item`, whose primary objective
+/// `objective` maps to the global objective `global`, reading or writing
+/// its satisfaction.
+pub fn manifest_2004_global(course: &str, item: &str, global: &str, write: bool) -> String {
+    let access = if write {
+        r#"readSatisfiedStatus="false" writeSatisfiedStatus="true""#
+    } else {
+        r#"readSatisfiedStatus="true" writeSatisfiedStatus="false""#
+    };
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<manifest identifier="{course}" version="1"
+ xmlns="http://www.imsglobal.org/xsd/imscp_v1p1"
+ xmlns:adlcp="http://www.adlnet.org/xsd/adlcp_v1p3"
+ xmlns:imsss="http://www.imsglobal.org/xsd/imsss">
+ <metadata><schema>ADL SCORM</schema><schemaversion>2004 4th Edition</schemaversion></metadata>
+ <organizations default="org"><organization identifier="org"><title>{course}</title>
+  <item identifier="{item}" identifierref="r1"><title>{item}</title>
+   <imsss:sequencing><imsss:objectives>
+    <imsss:primaryObjective objectiveID="obj-{item}"><imsss:mapInfo targetObjectiveID="{global}" {access}/></imsss:primaryObjective>
+   </imsss:objectives></imsss:sequencing>
+  </item>
+  <imsss:sequencing><imsss:controlMode flow="true"/></imsss:sequencing>
+ </organization></organizations>
+ <resources><resource identifier="r1" type="webcontent" adlcp:scormType="sco" href="sco.html"><file href="sco.html"/></resource></resources>
+</manifest>"#
+    )
+}
+
 /// A SCORM 2004 4th edition course of `scos` SCOs in flow order.
 pub fn scorm2004(scos: usize) -> Vec<u8> {
     let manifest = manifest_2004(scos);

@@ -107,6 +107,7 @@ pub fn api_v1() -> OpenApiRouter<AppState> {
         .routes(routes!(registrations::launches))
         .routes(routes!(registrations::progress))
         .routes(routes!(registrations::runtime_log))
+        .routes(routes!(registrations::sequencing))
 }
 
 /// Health routes (outside `/api/v1`).

@@ -657,3 +657,152 @@ pub async fn runtime_log(
         next_cursor,
     }))
 }
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SequencingQuery {
+    /// The `next_cursor` of the previous page of decisions.
+    pub cursor: Option<String>,
+    /// At most this many decisions (default 1000, at most 10000).
+    pub limit: Option<u32>,
+    pub min_position: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SequencingActivityBody {
+    pub id: String,
+    pub attempt_count: i64,
+    pub active: bool,
+    pub suspended: bool,
+    /// `completed`, `incomplete`, `not_attempted`.
+    pub completion: String,
+    /// `passed`, `failed`, `unknown`.
+    pub success: String,
+    /// Primary objective normalized measure.
+    pub measure: Option<f64>,
+    pub progress_measure: Option<f64>,
+    /// The activity's objectives, read through their objective maps.
+    #[schema(value_type = Object)]
+    pub objectives: serde_json::Value,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DecisionBody {
+    /// The log position of the decision.
+    pub position: i64,
+    pub attempt: i64,
+    pub session_id: String,
+    /// `navigate`, `commit`, `terminate` or `load_global_objectives`.
+    pub input: String,
+    /// The navigation request processed (`continue`, `{target=i2}choice`, …).
+    pub request: Option<String>,
+    /// The activity whose runtime data the input carried.
+    pub activity_id: Option<String>,
+    /// `delivered`, `session_ended`, `nothing_delivered`, `exception`, `recorded`.
+    pub outcome: String,
+    pub delivered: Option<String>,
+    /// The SN book's exception code (`SB.2.2-1`, …).
+    pub exception: Option<String>,
+    pub current_activity: Option<String>,
+    /// How many activities' tracking data changed.
+    pub changed_activities: i64,
+    pub at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SequencingBody {
+    pub registration_id: String,
+    pub attempt: i64,
+    pub current_activity: Option<String>,
+    pub suspended_activity: Option<String>,
+    /// Decisions in this attempt.
+    pub decision_count: i64,
+    /// Every activity of the tree, in tree order, the course (root) first.
+    pub activities: Vec<SequencingActivityBody>,
+    /// The sequencer's decisions of every attempt, oldest first (a page).
+    pub decisions: Vec<DecisionBody>,
+    pub next_cursor: Option<String>,
+}
+
+/// The SCORM 2004 sequencer's view of a registration: each activity's
+/// rolled-up status and every decision it made (what was delivered and
+/// why, or which exception it raised). 404 `not_sequenced` for a course
+/// without sequencing or one not launched yet.
+#[utoipa::path(get, path = "/registrations/{id}/sequencing", tag = "registrations",
+    params(("id" = String, Path, description = "registration id"), SequencingQuery),
+    responses((status = 200, body = SequencingBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn sequencing(
+    caller: Caller,
+    _: Consistent,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiQuery(query): ApiQuery<SequencingQuery>,
+) -> Result<Json<SequencingBody>, ApiError> {
+    row(&state, &caller, &id).await?;
+    let limit = query.limit.unwrap_or(1000);
+    if limit == 0 || limit > 10_000 {
+        return Err(ApiError::bad_request(
+            "invalid_limit",
+            "limit must be between 1 and 10000",
+        ));
+    }
+    let after = match &query.cursor {
+        Some(cursor) => cursor.parse::<i64>().map_err(|_| {
+            ApiError::bad_request("invalid_cursor", "the cursor is not one this API gave")
+        })?,
+        None => -1,
+    };
+    let db = &state.platform.db;
+    use projections::registrations::sequencing as views;
+    let sequencing = views::state(db, &caller.scope, &id).await?.ok_or_else(|| {
+        ApiError::not_found(
+            "not_sequenced",
+            format!("registration {id} has no sequencing state: its course is not SCORM 2004, or it was not launched"),
+        )
+    })?;
+    let rows = views::log(db, &caller.scope, &id, after, i64::from(limit)).await?;
+    let next_cursor = (rows.len() == limit as usize)
+        .then(|| rows.last().map(|r| r.position.to_string()))
+        .flatten();
+    Ok(Json(SequencingBody {
+        registration_id: id,
+        attempt: sequencing.attempt,
+        current_activity: sequencing.current_activity,
+        suspended_activity: sequencing.suspended_activity,
+        decision_count: sequencing.decisions,
+        activities: sequencing
+            .activities
+            .into_iter()
+            .map(|a| SequencingActivityBody {
+                id: a.activity_id,
+                attempt_count: a.attempt_count,
+                active: a.active,
+                suspended: a.suspended,
+                completion: a.completion,
+                success: a.success,
+                measure: a.measure,
+                progress_measure: a.progress_measure,
+                objectives: a.objectives,
+            })
+            .collect(),
+        decisions: rows
+            .into_iter()
+            .map(|r| DecisionBody {
+                position: r.position,
+                attempt: r.attempt,
+                session_id: r.session_id,
+                input: r.input,
+                request: r.request,
+                activity_id: r.activity_id,
+                outcome: r.outcome,
+                delivered: r.delivered,
+                exception: r.exception,
+                current_activity: r.current_activity,
+                changed_activities: r.changed,
+                at: r.at,
+            })
+            .collect(),
+        next_cursor,
+    }))
+}
