@@ -59,6 +59,9 @@ const MESSAGES = {
   TooManyRecords: "the collection holds as many records as the host allows",
 };
 
+/** The rules that mean the host failed (`set_host_failure`), not the content. */
+const HOST_FAILURES = ["InitializationFailed", "CommitFailed", "TerminationFailed"];
+
 /** The API functions by their SCORM 2004 names, and the SCORM 1.2 aliases. */
 const FUNCTION_ALIASES = {
   LMSInitialize: "Initialize",
@@ -504,6 +507,10 @@ export class ScormRuntime {
     this.last = { rule: failure.rule, diagnostic };
     const result = call.fn === "GetValue" ? "" : "false";
     this.record(call, result, this.model.code(failure.rule), diagnostic, false);
+    if (HOST_FAILURES.includes(failure.rule) && this.calls.length > 0) {
+      // The host, not the data, failed this call: a replay must not expect it.
+      this.calls[this.calls.length - 1].host_failure = true;
+    }
     return null;
   }
 
