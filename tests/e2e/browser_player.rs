@@ -405,7 +405,7 @@ fn nav_request_of(state: &FakeState, session: usize, activity: &str) -> Option<S
             c["fn"] == "SetValue" && c["element"] == "adl.nav.request" && c["result"] == "true"
         })
         .filter_map(|c| c["value"].as_str().map(str::to_owned))
-        .last()
+        .next_back()
 }
 
 async fn navigate(

@@ -9,7 +9,6 @@
 //! When they are missing the test is skipped, or fails under
 //! `ALLURECONNECT_TESTS_REQUIRE_SERVICES=1` or `CI=true`.
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -315,9 +314,3 @@ pub fn static_file(root: &Path, relative: &str) -> Response {
         .into_response()
 }
 
-/// Runs `future` with a deadline, failing the test with `what` when it passes.
-pub async fn within<T>(what: &str, timeout: Duration, future: impl Future<Output = T>) -> T {
-    tokio::time::timeout(timeout, future)
-        .await
-        .unwrap_or_else(|_| panic!("timed out: {what}"))
-}
