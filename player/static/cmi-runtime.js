@@ -463,9 +463,12 @@ export class ScormRuntime {
     return this.last.rule === null ? 0 : this.model.code(this.last.rule);
   }
 
-  /** Records a call that reads the error state (only with `record: "all"`). */
+  /**
+   * Records a call that reads the error state (only with `record: "all"`);
+   * it leaves that state as it was, so its `error` is the current code.
+   */
   recordQuery(call, result) {
-    if (this.recordAll) this.record(call, result, 0, null, false);
+    if (this.recordAll) this.record(call, result, this.lastCode(), null, false);
   }
 
   record(call, result, error, diagnostic, spmExceeded) {

@@ -18,7 +18,7 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use domain::cmi::ScormVersion;
+use domain::cmi::{NavValidity, RecordedCall, RuntimeSession, ScormVersion};
 use e2e::browser::{Browser, Site, eventually, player_static_dir, static_file, wait_for};
 use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
@@ -77,6 +77,26 @@ struct FakeState {
     heartbeats: Vec<Value>,
     /// A batch number resent with different content.
     changed_batches: Vec<(usize, u64)>,
+    /// The Rust runtime of each session's current delivery, which replays
+    /// every stored call as the real server will.
+    runtimes: BTreeMap<usize, RuntimeSession>,
+    /// Calls whose replay in Rust disagreed with the browser.
+    replay_problems: Vec<String>,
+    /// The `valid` of the last navigation answer, which the player's
+    /// runtime answers `adl.nav.request_valid.*` from.
+    validity: BTreeMap<usize, NavValidity>,
+}
+
+impl FakeState {
+    /// Remembers what a navigation answer tells the runtime.
+    fn answered(&mut self, session: usize, answer: &Value) {
+        let validity: NavValidity =
+            serde_json::from_value(answer["valid"].clone()).expect("valid is a NavValidity");
+        if let Some(runtime) = self.runtimes.get_mut(&session) {
+            runtime.set_nav_validity(validity.clone());
+        }
+        self.validity.insert(session, validity);
+    }
 }
 
 #[derive(Clone, Default)]
@@ -156,6 +176,11 @@ impl Fake {
             state.changed_batches.is_empty(),
             "batches resent with other content: {:?}",
             state.changed_batches
+        );
+        assert!(
+            state.replay_problems.is_empty(),
+            "the rust runtime disagrees with the browser: {:?}",
+            state.replay_problems
         );
         drop(state);
         // Each delivery has its own runtime, whose calls count from 0; a
@@ -294,6 +319,7 @@ async fn start_session(State(fake): State<Fake>, body: Bytes) -> Response {
     let launch_token = body["launch_token"].as_str().unwrap_or_default().to_owned();
     state.events.push(format!("launch {launch_token}"));
     let navigation = navigation(&state, index, Some("i1"), false);
+    state.answered(index, &navigation);
     axum::Json(json!({
         "session_token": token,
         "session_id": format!("sess-{index}"),
@@ -317,19 +343,27 @@ async fn deliver(
         .as_str()
         .unwrap_or_default()
         .to_owned();
+    let context = json!({
+        "version": course.version.as_str(),
+        "learner_id": "learner-1",
+        "learner_name": "Doe, Jane",
+    });
+    let mut runtime =
+        RuntimeSession::new(serde_json::from_value(context.clone()).expect("a launch context"))
+            .expect("a valid launch context");
     let mut state = fake.lock();
+    if let Some(validity) = state.validity.get(&session) {
+        runtime.set_nav_validity(validity.clone());
+    }
     state.current.insert(session, activity.clone());
+    state.runtimes.insert(session, runtime);
     state.events.push(format!("deliver {activity}"));
     axum::Json(json!({
         "activity_id": activity,
         "title": format!("Lesson {}", activity.trim_start_matches('i')),
         "url": format!("/content/c1/sco.html?activity={activity}&api={}", course.api_name()),
         "scorm": true,
-        "context": {
-            "version": course.version.as_str(),
-            "learner_id": "learner-1",
-            "learner_name": "Doe, Jane",
-        },
+        "context": context,
     }))
     .into_response()
 }
@@ -379,6 +413,7 @@ async fn commit(
                 if last_call { " final" } else { "" }
             ));
             state.stored.insert((session, batch), body.clone());
+            replay(&mut state, session, batch, &body);
             (
                 StatusCode::OK,
                 axum::Json(json!({"acked": batch})).into_response(),
@@ -392,6 +427,35 @@ async fn commit(
         status: status.as_u16(),
     });
     response
+}
+
+/// Replays a stored batch's calls in the Rust runtime of the session's
+/// current delivery (all of a delivery's calls come before the next
+/// delivery); a call the host failed is replayed as a host failure.
+fn replay(state: &mut FakeState, session: usize, batch: u64, body: &Value) {
+    let Some(runtime) = state.runtimes.get_mut(&session) else {
+        state
+            .replay_problems
+            .push(format!("batch {batch} before any delivery"));
+        return;
+    };
+    let mut problems = Vec::new();
+    for call in body["calls"].as_array().into_iter().flatten() {
+        let recorded: RecordedCall = match serde_json::from_value(call.clone()) {
+            Ok(recorded) => recorded,
+            Err(e) => {
+                problems.push(format!("batch {batch}: {call}: {e}"));
+                continue;
+            }
+        };
+        let host_failure = call["host_failure"] == true;
+        runtime.set_host_failure(host_failure);
+        if let Err(mismatch) = runtime.replay(&recorded) {
+            problems.push(format!("batch {batch}: {:?}: {mismatch}", recorded.call));
+        }
+        runtime.set_host_failure(false);
+    }
+    state.replay_problems.extend(problems);
 }
 
 /// `adl.nav.request` as the SCO last set it in an activity.
@@ -445,6 +509,7 @@ async fn navigate(
         },
         _ => navigation(&state, session, None, false),
     };
+    state.answered(session, &answer);
     axum::Json(answer).into_response()
 }
 

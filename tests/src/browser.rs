@@ -313,4 +313,3 @@ pub fn static_file(root: &Path, relative: &str) -> Response {
     )
         .into_response()
 }
-

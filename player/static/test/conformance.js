@@ -3,6 +3,9 @@
 // against the Rust one (the table's format is in the README next to it).
 // Used by the browser test (tests/e2e/browser_cmi.rs) and by Node's test
 // runner (conformance.test.mjs). Not served to learners.
+//
+// `recordTable` also returns what the runtime recorded for every row, so
+// that the Rust runtime can replay the browser's calls and compare.
 
 import { ScormRuntime } from "../cmi-runtime.js";
 
@@ -79,4 +82,35 @@ export function runTable(table, models) {
     if (problem) failures.push({ name: row.name, problem });
   }
   return { total: expanded.cases.length, failures };
+}
+
+/**
+ * Runs every row recording every call, as the player does, and returns for
+ * each row its sessions: the launch context each started from, the calls
+ * it recorded and the data it ended with (`runtimeData()`).
+ */
+export function recordTable(table, models) {
+  const expanded = expand(table);
+  return expanded.cases.map((row) => {
+    const launch = { ...expanded.defaults, version: row.version };
+    if (row.launch) merge(launch, row.launch);
+    const model = models[row.version];
+    const sessions = [];
+    let context = { ...launch };
+    let session = new ScormRuntime(model, context, { record: "all" });
+    const close = () => sessions.push({ launch: context, calls: session.takeCalls(), data: session.runtimeData() });
+    for (const step of row.setup) {
+      if (step.fn === "Relaunch") {
+        if (step.launch) merge(launch, step.launch);
+        close();
+        context = { ...launch, prior: session.runtimeData() };
+        session = new ScormRuntime(model, context, { record: "all" });
+      } else {
+        session.apply(step);
+      }
+    }
+    session.apply(row.call);
+    close();
+    return { name: row.name, sessions };
+  });
 }
