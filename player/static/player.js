@@ -36,6 +36,17 @@ async function postJson(url, body) {
   }
 }
 
+/** `url` when it is an http(s) address, else null (no `javascript:` redirects). */
+function webUrl(url) {
+  if (typeof url !== "string" || url === "") return null;
+  try {
+    const parsed = new URL(url, window.location.href);
+    return parsed.protocol === "https:" || parsed.protocol === "http:" ? parsed.href : null;
+  } catch {
+    return null;
+  }
+}
+
 class Player {
   constructor(config) {
     this.config = config;
@@ -191,9 +202,10 @@ class Player {
     this.renderControls();
     const end = this.element("ac-end");
     end.hidden = false;
-    if (this.config.redirect_url) {
+    const redirect = webUrl(this.config.redirect_url);
+    if (redirect) {
       this.element("ac-end-text").textContent = "Taking you back…";
-      window.location.assign(this.config.redirect_url);
+      window.location.assign(redirect);
       return;
     }
     this.element("ac-end-title").focus();
