@@ -36,7 +36,8 @@ pub struct Browser {
 
 fn find_binary(variable: &str, names: &[&str]) -> Option<PathBuf> {
     if let Some(path) = std::env::var_os(variable).filter(|p| !p.is_empty()) {
-        return Some(PathBuf::from(path));
+        // A path that names nothing counts as a missing browser.
+        return Some(PathBuf::from(path)).filter(|p| p.is_file());
     }
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
