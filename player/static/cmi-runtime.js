@@ -272,7 +272,8 @@ export class Model {
  * Options:
  * - `record`: `"changes"` (the default, as the Rust session: every
  *   `Initialize`, `Terminate`, `Commit` and `SetValue`, and every failed
- *   `GetValue`) or `"all"` (every call, the player's audit trail);
+ *   `GetValue`), `"all"` (every call, the player's audit trail) or
+ *   `"none"` (a preview, which sends nothing);
  * - `clock`: a function returning the ISO time to stamp each recorded call
  *   with (`at`).
  */
@@ -284,6 +285,7 @@ export class ScormRuntime {
     this.family = m.family;
     this.names = NAMES[m.family];
     this.recordAll = options.record === "all";
+    this.recordNone = options.record === "none";
     this.clock = options.clock || null;
     const ctx = normalizeContext(context, m);
     this.credit = ctx.credit;
@@ -472,6 +474,7 @@ export class ScormRuntime {
   }
 
   record(call, result, error, diagnostic, spmExceeded) {
+    if (this.recordNone) return;
     const recorded = { seq: this.nextSeq, ...call, result, error };
     if (diagnostic !== null) recorded.diagnostic = diagnostic;
     if (spmExceeded) recorded.spm_exceeded = true;
@@ -510,7 +513,7 @@ export class ScormRuntime {
     this.last = { rule: failure.rule, diagnostic };
     const result = call.fn === "GetValue" ? "" : "false";
     this.record(call, result, this.model.code(failure.rule), diagnostic, false);
-    if (HOST_FAILURES.includes(failure.rule) && this.calls.length > 0) {
+    if (HOST_FAILURES.includes(failure.rule) && !this.recordNone && this.calls.length > 0) {
       // The host, not the data, failed this call: a replay must not expect it.
       this.calls[this.calls.length - 1].host_failure = true;
     }

@@ -107,6 +107,7 @@ class Player {
     this.renderControls();
     if (this.runtime && nav.valid) this.runtime.setNavValidity(nav.valid);
     if (nav.exception) this.say(`That is not possible right now (${nav.exception}).`);
+    else if (!this.transport.stopped) this.clearMessage();
     if (nav.ended) return this.end();
     if (nav.deliver) return this.deliver(nav.deliver);
   }
@@ -153,7 +154,8 @@ class Player {
     if (delivery.scorm) {
       try {
         this.runtime = new ScormRuntime(this.model, delivery.context, {
-          record: "all",
+          // A preview sends nothing, so it keeps nothing either.
+          record: this.tracking ? "all" : "none",
           clock: () => new Date().toISOString(),
         });
       } catch (error) {
@@ -355,6 +357,12 @@ class Player {
     message.setAttribute("role", alert ? "alert" : "status");
     message.textContent = text;
     message.hidden = false;
+  }
+
+  clearMessage() {
+    const message = this.element("ac-message");
+    message.textContent = "";
+    message.hidden = true;
   }
 
   fail(text) {

@@ -1,5 +1,6 @@
 // The conformance table in Node, for a quick loop while editing the runtime:
-//   node --test player/static/test/
+//   node --experimental-detect-module --test player/static/test/conformance.test.mjs
+// (the flag only for Node before 22, which reads .js files as CommonJS).
 // The browser test (cargo test -p e2e --test e2e browser) runs the same
 // table in Chromium and is the one the suite relies on.
 
