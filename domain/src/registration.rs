@@ -1156,6 +1156,7 @@ impl Aggregate for Registration {
                             error: 0,
                             diagnostic: None,
                             spm_exceeded: false,
+                            host_failure: false,
                         })
                         .chain(calls.into_iter().map(|c| c.call.recorded))
                         .collect();
@@ -1279,6 +1280,7 @@ mod tests {
                 error,
                 diagnostic: None,
                 spm_exceeded: false,
+                host_failure: false,
             },
             at: None,
         }

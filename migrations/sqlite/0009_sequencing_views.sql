@@ -63,3 +63,7 @@ CREATE TABLE learner_globals (
     updated_at       TEXT   NOT NULL,
     PRIMARY KEY (workspace_id, environment, learner_id, kind, target_id)
 );
+
+-- A Commit or Terminate the host failed (the player could not reach the
+-- server) is replayed as failed.
+ALTER TABLE runtime_log ADD COLUMN host_failure BOOLEAN NOT NULL DEFAULT FALSE;

@@ -19,8 +19,48 @@ use crate::tokens::{LaunchClaims, TokenError};
 #[folder = "static/"]
 struct Assets;
 
-/// Where the server writes the configuration in `player.html`.
-pub const CONFIG_PLACEHOLDER: &str = "__ALLURECONNECT_CONFIG__";
+/// The placeholders of `player.html`: the course title (HTML-escaped) and
+/// the configuration JSON (script-safe).
+const TITLE: &str = "{{title}}";
+const CONFIG: &str = "{{config}}";
+
+/// JSON that cannot end the `<script>` element it sits in, nor a line of
+/// JavaScript: `<`, `>`, `&`, U+2028 and U+2029 as `\u` escapes.
+fn script_safe(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        match c {
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Fills the placeholders in one pass, so a title that contains a
+/// placeholder's text stays text.
+fn fill(template: &str, title: &str, config: &str) -> String {
+    let mut out = String::with_capacity(template.len() + config.len());
+    let mut rest = template;
+    while let Some(at) = rest.find("{{") {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        if let Some(after) = tail.strip_prefix(TITLE) {
+            out.push_str(title);
+            rest = after;
+        } else if let Some(after) = tail.strip_prefix(CONFIG) {
+            out.push_str(config);
+            rest = after;
+        } else {
+            out.push_str("{{");
+            rest = &tail[2..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
 
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
@@ -85,18 +125,19 @@ pub async fn launch(State(state): State<PlayerState>, Path(token): Path<String>)
         "redirect_url": claims.redirect,
         "heartbeat_seconds": state.settings.heartbeat_seconds,
     });
-    // In a <script type="application/json"> element, "</" must not appear.
-    let config = config.to_string().replace("</", "<\\/");
-    let template = Assets::get("player.html")
-        .map(|file| String::from_utf8_lossy(&file.data).into_owned())
-        .unwrap_or_else(|| {
-            format!(
-                "<!doctype html><html><head><meta charset=\"utf-8\"><title>Player</title></head><body>\
-                 <script type=\"application/json\" id=\"ac-config\">{CONFIG_PLACEHOLDER}</script>\
-                 <script type=\"module\" src=\"/player/player.js\"></script></body></html>"
-            )
-        });
-    let mut response = Html(template.replace(CONFIG_PLACEHOLDER, &config)).into_response();
+    let Some(template) = Assets::get("player.html") else {
+        return message_page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "The player is missing",
+            "This server was built without its player files.",
+        );
+    };
+    let page = fill(
+        &String::from_utf8_lossy(&template.data),
+        &escape(&loaded.course.title),
+        &script_safe(&config.to_string()),
+    );
+    let mut response = Html(page).into_response();
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -129,7 +170,9 @@ pub async fn model(Path(version): Path<String>) -> Response {
 }
 
 pub async fn asset(Path(file): Path<String>) -> Response {
-    let Some(asset) = Assets::get(&file) else {
+    // The player's own tests and notes are not served.
+    let served = !file.starts_with("test/") && !file.ends_with(".md") && file != "player.html";
+    let Some(asset) = Assets::get(&file).filter(|_| served) else {
         return (StatusCode::NOT_FOUND, "no such player file").into_response();
     };
     let mime = mime_for(&file);
@@ -151,5 +194,35 @@ fn mime_for(file: &str) -> &'static str {
         Some("json") => "application/json",
         Some("svg") => "image/svg+xml",
         _ => "application/octet-stream",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_is_filled_once_and_nothing_ends_its_script() {
+        let config = json!({"course_title": "</script><script>alert(1)</script> \u{2028}&"});
+        let page = fill(
+            "<title>{{title}}</title><script type=\"application/json\">{{config}}</script>{{other}}",
+            &escape("A {{config}} <b>course</b>"),
+            &script_safe(&config.to_string()),
+        );
+        assert!(!page.contains("</script><script>"), "{page}");
+        assert!(
+            page.contains("<title>A {{config}} &lt;b&gt;course&lt;/b&gt;</title>"),
+            "{page}"
+        );
+        assert!(page.contains("{{other}}"));
+        let json = page
+            .split("application/json\">")
+            .nth(1)
+            .unwrap()
+            .split("</script>")
+            .next()
+            .unwrap();
+        let parsed: serde_json::Value = serde_json::from_str(json).unwrap();
+        assert_eq!(parsed, config, "the escapes are still the same JSON");
     }
 }

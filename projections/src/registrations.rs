@@ -296,6 +296,7 @@ impl Projection for RegistrationsView {
                         error: 0,
                         diagnostic: None,
                         spm_exceeded: false,
+                        host_failure: false,
                     });
                 }
                 insert_log(
@@ -313,6 +314,7 @@ impl Projection for RegistrationsView {
                         result: "true",
                         error: 0,
                         server: None,
+                        host_failure: false,
                         client_at: client_at.as_ref().map(timestamp),
                         server_at: timestamp(at),
                     },
@@ -488,7 +490,7 @@ impl RegistrationsView {
                 .map_err(|e| ProjectionError::Inconsistent(format!("delivery context: {e}")))?;
             let logged = tx
                 .fetch_all(
-                    sql("SELECT seq, call_fn, element, value, result, error FROM runtime_log WHERE workspace_id = $1 \
+                    sql("SELECT seq, call_fn, element, value, result, error, host_failure FROM runtime_log WHERE workspace_id = $1 \
                          AND environment = $2 AND registration_id = $3 AND delivery_position = $4 ORDER BY seq")
                     .bind(&k.workspace)
                     .bind(&k.environment)
@@ -569,6 +571,7 @@ fn logged_call(row: &Row) -> Result<RecordedCall, ProjectionError> {
         error: u16::try_from(row.get::<i64>(5)?).unwrap_or(0),
         diagnostic: None,
         spm_exceeded: false,
+        host_failure: row.get(6)?,
     })
 }
 
@@ -628,6 +631,7 @@ struct LogRow<'a> {
     result: &'a str,
     error: u16,
     server: Option<(&'a str, u16)>,
+    host_failure: bool,
     client_at: Option<String>,
     server_at: String,
 }
@@ -636,7 +640,7 @@ async fn insert_log(tx: &mut Tx, k: &Key, row: LogRow<'_>) -> Result<(), StoreEr
     tx.execute(
         sql("INSERT INTO runtime_log (workspace_id, environment, registration_id, delivery_position, seq, session_id, \
              activity_id, batch, call_fn, element, value, result, error, server_result, server_error, client_at, \
-             server_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+             server_at, host_failure) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
              ON CONFLICT (workspace_id, environment, registration_id, delivery_position, seq) DO NOTHING")
         .bind(&k.workspace)
         .bind(&k.environment)
@@ -654,7 +658,8 @@ async fn insert_log(tx: &mut Tx, k: &Key, row: LogRow<'_>) -> Result<(), StoreEr
         .bind(row.server.map(|(r, _)| r))
         .bind(row.server.map(|(_, e)| i64::from(e)))
         .bind(row.client_at)
-        .bind(row.server_at),
+        .bind(row.server_at)
+        .bind(row.host_failure),
     )
     .await?;
     Ok(())
@@ -697,6 +702,7 @@ async fn insert_logged(
             result: &recorded.result,
             error: recorded.error,
             server: logged.server.as_ref().map(|s| (s.result.as_str(), s.error)),
+            host_failure: recorded.host_failure,
             client_at: logged.call.at.as_ref().map(timestamp),
             server_at: server_at.to_owned(),
         },

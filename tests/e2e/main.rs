@@ -2,6 +2,8 @@
 //! per test (SQLite, or PostgreSQL when `TEST_DATABASE_URL` is set).
 
 mod api_keys;
+mod browser_cmi;
+mod browser_player;
 mod errors;
 mod events;
 mod health;

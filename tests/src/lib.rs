@@ -16,6 +16,7 @@ use store::db::DbOptions;
 use store::testing::TestDb;
 use tokio::sync::oneshot;
 
+pub mod browser;
 pub mod packages;
 pub mod process;
 

@@ -456,6 +456,10 @@ pub struct RecordedCall {
     /// The value was kept although it exceeds a smallest permitted maximum.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub spm_exceeded: bool,
+    /// The host failed this call (a `Commit` or `Terminate` whose data could
+    /// not reach the server): replay it under [`RuntimeSession::set_host_failure`].
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub host_failure: bool,
 }
 
 /// A replayed call whose outcome differs from the recorded one.
@@ -925,7 +929,10 @@ impl RuntimeSession {
     /// A [`ReplayMismatch`] when the result or error code differs; the call
     /// has still been applied here.
     pub fn replay(&mut self, recorded: &RecordedCall) -> Result<(), ReplayMismatch> {
+        let failing = self.host_failure;
+        self.host_failure = recorded.host_failure;
         let outcome = self.apply(&recorded.call);
+        self.host_failure = failing;
         let error = self.last_code();
         if outcome.result == recorded.result && error == recorded.error {
             Ok(())
@@ -1094,6 +1101,7 @@ impl RuntimeSession {
                 error: error.map_or(0, |e| e.code(self.version)),
                 diagnostic,
                 spm_exceeded,
+                host_failure: self.host_failure,
             });
             self.next_seq += 1;
         }
@@ -2422,6 +2430,7 @@ mod tests {
             error: 0,
             diagnostic: None,
             spm_exceeded: false,
+            host_failure: false,
         };
         let mismatch = server.replay(&forged).unwrap_err();
         assert_eq!((mismatch.seq, mismatch.actual_error), (99, 133));

@@ -356,6 +356,7 @@ mod tests {
                 error: 0,
                 diagnostic: None,
                 spm_exceeded: false,
+                host_failure: false,
             },
             at: None,
         }
