@@ -10,6 +10,8 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::tenancy::{Environment, Scope, WorkspaceId};
+use crate::webhook::WebhookEvent;
+use crate::webhook::delivery::DeliveryEvent;
 use crate::workspace::WorkspaceEvent;
 
 /// One kind of event: its type name, the aggregate whose stream holds it and
@@ -52,6 +54,60 @@ pub const CATALOGUE: &[EventKind] = &[
         schema_version: 1,
         environment_in_payload: true,
     },
+    EventKind {
+        event_type: "WebhookCreated",
+        aggregate: "webhook",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "WebhookUpdated",
+        aggregate: "webhook",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "WebhookSecretRotated",
+        aggregate: "webhook",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "WebhookDeleted",
+        aggregate: "webhook",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "WebhookPingRequested",
+        aggregate: "webhook",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "WebhookRedeliveryRequested",
+        aggregate: "webhook",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "WebhookReplayRequested",
+        aggregate: "webhook",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "WebhookEndpointDisabled",
+        aggregate: "webhook",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "WebhookDeliveryAttempted",
+        aggregate: "webhook_delivery",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
 ];
 
 /// Looks an event type up in the catalogue.
@@ -83,6 +139,8 @@ pub fn environment_in_payload(
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     Workspace(WorkspaceEvent),
+    Webhook(WebhookEvent),
+    WebhookDelivery(DeliveryEvent),
 }
 
 /// Why a stored event could not be read. A projection that meets one stops
@@ -125,6 +183,12 @@ impl Event {
             "workspace" => Event::Workspace(
                 serde_json::from_str(payload).map_err(|e| malformed(e.to_string()))?,
             ),
+            "webhook" => {
+                Event::Webhook(serde_json::from_str(payload).map_err(|e| malformed(e.to_string()))?)
+            }
+            "webhook_delivery" => Event::WebhookDelivery(
+                serde_json::from_str(payload).map_err(|e| malformed(e.to_string()))?,
+            ),
             other => return Err(malformed(format!("no decoder for aggregate {other}"))),
         };
         if event.event_type() != event_type {
@@ -137,6 +201,8 @@ impl Event {
     pub fn event_type(&self) -> &'static str {
         match self {
             Event::Workspace(event) => event.kind(),
+            Event::Webhook(event) => event.kind(),
+            Event::WebhookDelivery(event) => event.kind(),
         }
     }
 }

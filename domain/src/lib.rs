@@ -10,5 +10,6 @@ pub mod events;
 pub mod package;
 pub mod sequencing;
 pub mod tenancy;
+pub mod webhook;
 pub mod workspace;
 pub mod xapi;
