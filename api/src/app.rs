@@ -71,12 +71,27 @@ impl Application {
             .platform
             .projections
             .spawn(stop_projections.clone());
+        let dispatcher = if self.state.settings.webhooks.dispatch {
+            Some(
+                crate::webhooks::Dispatcher::new(
+                    &self.state.platform,
+                    &self.state.settings.webhooks,
+                )
+                .context("cannot start the webhook dispatcher")?
+                .spawn(stop_projections.clone()),
+            )
+        } else {
+            None
+        };
         tracing::info!(address = %self.local_addr(), public_url = %self.state.settings.public_url, "serving");
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await
             .context("the server failed")?;
         stop_projections.cancel();
+        if let Some(dispatcher) = dispatcher {
+            let _ = dispatcher.await;
+        }
         for runner in runners {
             let _ = runner.await;
         }

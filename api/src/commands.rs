@@ -8,6 +8,7 @@
 use cqrs_es::persist::PersistedEventStore;
 use cqrs_es::{Aggregate, AggregateError, CqrsFramework};
 use domain::events::EventMetadata;
+use domain::webhook::{Webhook, WebhookCommand, WebhookError};
 use domain::workspace::{Workspace, WorkspaceCommand, WorkspaceError};
 use std::sync::Arc;
 use store::log::{Checkpoint, EventLog};
@@ -40,12 +41,14 @@ fn framework<A: Aggregate<Services = ()>>(log: &EventLog) -> Framework<A> {
 #[derive(Clone)]
 pub struct Commands {
     workspaces: Arc<Framework<Workspace>>,
+    webhooks: Arc<Framework<Webhook>>,
 }
 
 impl Commands {
     pub fn new(log: EventLog) -> Commands {
         Commands {
             workspaces: Arc::new(framework(&log)),
+            webhooks: Arc::new(framework(&log)),
         }
     }
 
@@ -57,6 +60,16 @@ impl Commands {
         metadata: &EventMetadata,
     ) -> Result<Option<Checkpoint>, CommandError<WorkspaceError>> {
         execute(&self.workspaces, id, command, metadata).await
+    }
+
+    /// Runs a command on webhook `id` ([`domain::webhook::aggregate_id`]).
+    pub async fn webhook(
+        &self,
+        id: &str,
+        command: WebhookCommand,
+        metadata: &EventMetadata,
+    ) -> Result<Option<Checkpoint>, CommandError<WebhookError>> {
+        execute(&self.webhooks, id, command, metadata).await
     }
 }
 

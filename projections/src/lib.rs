@@ -17,6 +17,7 @@
 
 pub mod dump;
 pub mod runtime;
+pub mod webhooks;
 pub mod workspaces;
 
 use std::sync::Arc;
@@ -25,5 +26,8 @@ pub use runtime::{Envelope, Projection, ProjectionError, Projections, Status, Wa
 
 /// Every projection of the platform, in the order they are listed by `replay`.
 pub fn all() -> Vec<Arc<dyn Projection>> {
-    vec![Arc::new(workspaces::WorkspacesView)]
+    vec![
+        Arc::new(workspaces::WorkspacesView),
+        Arc::new(webhooks::WebhooksView),
+    ]
 }

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use api::app::Application;
-use api::config::{RateLimit, Settings, StorageSettings};
+use api::config::{RateLimit, Settings, StorageSettings, WebhookSettings};
 use api::state::AppState;
 use reqwest::{Client, Response};
 use serde_json::Value;
@@ -71,6 +71,11 @@ impl TestApp {
                 burst: 1,
             },
             consistency_timeout: Duration::from_secs(10),
+            // Tests send webhooks to receivers on 127.0.0.1.
+            webhooks: WebhookSettings {
+                allow_private_targets: true,
+                ..WebhookSettings::default()
+            },
         };
         adjust(&mut settings);
         let app = Application::build(settings)

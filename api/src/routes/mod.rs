@@ -3,6 +3,7 @@
 pub mod api_keys;
 pub mod events;
 pub mod health;
+pub mod webhooks;
 pub mod workspace;
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -75,6 +76,18 @@ pub fn api_v1() -> OpenApiRouter<AppState> {
         .routes(routes!(api_keys::list_api_keys, api_keys::create_api_key))
         .routes(routes!(api_keys::get_api_key, api_keys::revoke_api_key))
         .routes(routes!(events::list_events))
+        .routes(routes!(webhooks::list_event_types))
+        .routes(routes!(webhooks::list_webhooks, webhooks::create_webhook))
+        .routes(routes!(
+            webhooks::get_webhook,
+            webhooks::update_webhook,
+            webhooks::delete_webhook
+        ))
+        .routes(routes!(webhooks::rotate_secret))
+        .routes(routes!(webhooks::test_webhook))
+        .routes(routes!(webhooks::list_deliveries))
+        .routes(routes!(webhooks::redeliver))
+        .routes(routes!(webhooks::replay))
 }
 
 /// Health routes (outside `/api/v1`).
