@@ -8,3 +8,4 @@ mod health;
 mod openapi;
 mod process;
 mod tenancy;
+mod webhooks;

@@ -17,6 +17,7 @@ use store::testing::TestDb;
 use tokio::sync::oneshot;
 
 pub mod process;
+pub mod receiver;
 
 /// Installs the TLS crypto provider reqwest needs (once per process).
 pub fn init() {
@@ -203,6 +204,80 @@ impl TestApp {
 
     pub async fn events(&self, key: &str, after: i64, limit: u32) -> Response {
         self.get(key, &format!("/api/v1/events?after={after}&limit={limit}"))
+            .await
+    }
+
+    pub async fn patch(&self, key: &str, path: &str, body: &Value) -> Response {
+        self.client
+            .patch(self.url(path))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .await
+            .expect("request failed")
+    }
+
+    /// `POST` without a body.
+    pub async fn post_empty(&self, key: &str, path: &str) -> Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(key)
+            .send()
+            .await
+            .expect("request failed")
+    }
+
+    pub async fn create_webhook(&self, key: &str, body: &Value) -> Response {
+        self.post(key, "/api/v1/webhooks", body).await
+    }
+
+    pub async fn webhooks(&self, key: &str) -> Response {
+        self.get(key, "/api/v1/webhooks").await
+    }
+
+    pub async fn webhook(&self, key: &str, id: &str) -> Response {
+        self.get(key, &format!("/api/v1/webhooks/{id}")).await
+    }
+
+    pub async fn update_webhook(&self, key: &str, id: &str, body: &Value) -> Response {
+        self.patch(key, &format!("/api/v1/webhooks/{id}"), body)
+            .await
+    }
+
+    pub async fn delete_webhook(&self, key: &str, id: &str) -> Response {
+        self.delete(key, &format!("/api/v1/webhooks/{id}")).await
+    }
+
+    pub async fn rotate_webhook_secret(&self, key: &str, id: &str, body: &Value) -> Response {
+        self.post(key, &format!("/api/v1/webhooks/{id}/rotate-secret"), body)
+            .await
+    }
+
+    pub async fn test_webhook(&self, key: &str, id: &str) -> Response {
+        self.post_empty(key, &format!("/api/v1/webhooks/{id}/test"))
+            .await
+    }
+
+    pub async fn webhook_deliveries(&self, key: &str, id: &str) -> Response {
+        self.get(key, &format!("/api/v1/webhooks/{id}/deliveries?limit=500"))
+            .await
+    }
+
+    pub async fn redeliver(&self, key: &str, delivery_id: &str) -> Response {
+        self.post_empty(
+            key,
+            &format!("/api/v1/webhooks/deliveries/{delivery_id}/redeliver"),
+        )
+        .await
+    }
+
+    pub async fn replay_webhook(&self, key: &str, id: &str, from: &str, to: &str) -> Response {
+        let query = format!(
+            "from={}&to={}",
+            from.replace('+', "%2B"),
+            to.replace('+', "%2B")
+        );
+        self.post_empty(key, &format!("/api/v1/webhooks/{id}/replay?{query}"))
             .await
     }
 
