@@ -365,13 +365,14 @@ async fn apply_attempt(tx: &mut Tx, event: &DeliveryEvent) -> Result<(), StoreEr
         Outcome::Retrying => PENDING,
         Outcome::GaveUp => FAILED,
     };
+    // A NULL is bound as text on PostgreSQL: the casts give it its type.
     let status = status.map(i64::from);
     tx.execute(
         sql("UPDATE webhook_deliveries SET attempts = $2, \
              state = CASE WHEN state = 'cancelled' AND $3 <> 'succeeded' THEN state ELSE $3 END, \
              next_attempt_at = CASE WHEN state = 'cancelled' AND $3 <> 'succeeded' THEN NULL ELSE $4 END, \
              first_attempted_at = coalesce(first_attempted_at, $5), last_attempted_at = $5, \
-             last_status = $6, last_error = $7 WHERE delivery_id = $1")
+             last_status = CAST($6 AS BIGINT), last_error = $7 WHERE delivery_id = $1")
         .bind(delivery_id)
         .bind(i64::from(*attempt))
         .bind(state)
@@ -385,7 +386,7 @@ async fn apply_attempt(tx: &mut Tx, event: &DeliveryEvent) -> Result<(), StoreEr
         sql(
             "INSERT INTO webhook_attempts (delivery_id, attempt, webhook_id, request_id, status, \
              latency_ms, error, outcome, next_attempt_at, attempted_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             VALUES ($1, $2, $3, $4, CAST($5 AS BIGINT), $6, $7, $8, $9, $10)",
         )
         .bind(delivery_id)
         .bind(i64::from(*attempt))

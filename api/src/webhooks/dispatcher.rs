@@ -32,7 +32,9 @@ use projections::webhooks::{self as view, DeliveryRow, DispatchEndpoint};
 use sqlx::Connection;
 use store::StoreError;
 use store::db::Database;
-use store::log::{AppendError, EventLog, ExpectedVersion, NewEvent, RecordedEvent, StreamAppend};
+use store::log::{
+    AppendError, Checkpoint, EventLog, ExpectedVersion, NewEvent, RecordedEvent, StreamAppend,
+};
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -70,8 +72,9 @@ struct Inner {
 
 #[derive(Debug)]
 enum Step {
-    /// Sent a batch; look again at once.
-    Sent,
+    /// Sent a batch, recorded at this checkpoint (if anything was
+    /// recorded): the view must show it before the outbox is read again.
+    Sent(Option<Checkpoint>),
     /// Nothing due before this time.
     Idle(DateTime<Utc>),
     /// Nothing pending.
@@ -170,24 +173,37 @@ impl Inner {
             .watch(VIEW)
             .expect("the webhooks projection is registered");
         // Whatever was recorded before this worker took over must be in the
-        // view, or a delivery could be sent again needlessly.
+        // view, or a delivery could be sent again needlessly; so must each
+        // of its own records before it reads the outbox again. Until the
+        // view shows them, nothing is sent.
         let mut ready = false;
+        let mut recorded: Option<Checkpoint> = None;
         let mut failures = 0u32;
         loop {
             if stop.is_cancelled() || lost.is_cancelled() {
                 break;
             }
-            let step = if ready {
-                self.step(&id, &lost).await
-            } else {
+            let step = if !ready {
                 self.catch_up().await.map(|()| {
                     ready = true;
-                    Step::Sent
+                    Step::Sent(None)
                 })
+            } else if let Some(checkpoint) = recorded {
+                self.projections
+                    .wait_for(VIEW, checkpoint, VIEW_WAIT)
+                    .await
+                    .map(|()| {
+                        recorded = None;
+                        Step::Sent(None)
+                    })
+                    .map_err(Into::into)
+            } else {
+                self.step(&id, &lost).await
             };
             let wait = match step {
-                Ok(Step::Sent) => {
+                Ok(Step::Sent(checkpoint)) => {
                     failures = 0;
+                    recorded = checkpoint;
                     continue;
                 }
                 Ok(Step::Done) => break,
@@ -229,8 +245,7 @@ impl Inner {
             && let Some(since) = endpoint.failing_since.as_deref().and_then(parse_time)
             && now - since >= self.policy.window()
         {
-            self.disable(&endpoint, since).await?;
-            return Ok(Step::Sent);
+            return Ok(Step::Sent(self.disable(&endpoint, since).await?));
         }
         let due = view::due_heads(&self.db, id, &now, self.settings.concurrency as u32).await?;
         if due.is_empty() {
@@ -270,19 +285,14 @@ impl Inner {
             })
             .collect();
         match self.log.append(appends).await {
-            Ok(appended) => {
-                if let Some(last) = appended.last() {
-                    self.projections.wait_for(VIEW, last, VIEW_WAIT).await?;
-                }
-            }
+            Ok(appended) => Ok(Step::Sent(appended.last())),
             Err(AppendError::Conflict { stream_id, .. }) => {
-                // Another process recorded an attempt first: read again.
+                // Recorded elsewhere first: read again once the view has it.
                 tracing::warn!(stream_id, "a delivery attempt was recorded elsewhere");
-                self.catch_up().await?;
+                Ok(Step::Sent(Some(self.log.head().await?)))
             }
-            Err(AppendError::Store(err)) => return Err(err.into()),
+            Err(AppendError::Store(err)) => Err(err.into()),
         }
-        Ok(Step::Sent)
     }
 
     /// Sends one delivery and decides its attempt event.
@@ -350,11 +360,10 @@ impl Inner {
         &self,
         endpoint: &DispatchEndpoint,
         since: DateTime<Utc>,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Option<Checkpoint>> {
         let reason = format!(
-            "every delivery failed since {} ({} hours)",
-            timestamp(&since),
-            self.policy.window().num_hours()
+            "every delivery failed since {}, for longer than the retry window",
+            timestamp(&since)
         );
         tracing::warn!(webhook_id = %endpoint.webhook_id, reason, "disabling a failing webhook endpoint");
         let checkpoint = self
@@ -370,12 +379,7 @@ impl Inner {
             )
             .await
             .map_err(|e| anyhow::anyhow!("cannot disable webhook {}: {e}", endpoint.webhook_id))?;
-        if let Some(checkpoint) = checkpoint {
-            self.projections
-                .wait_for(VIEW, checkpoint, VIEW_WAIT)
-                .await?;
-        }
-        Ok(())
+        Ok(checkpoint)
     }
 }
 
