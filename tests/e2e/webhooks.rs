@@ -940,3 +940,101 @@ async fn the_readme_verification_example_accepts_a_real_delivery() {
     assert!(!bad.status.success());
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_outbox_replayed_from_the_log_equals_the_live_one() {
+    let app = fast_app().await;
+    let ws = app.create_workspace("Replayed").await;
+    let receiver = Receiver::start().await;
+    receiver.script([Reply::Status(500), Reply::BreakConnection]);
+    let created = hook(&app, &ws.live_key, &receiver, &["api_key.created"]).await;
+    let id = created["id"].as_str().unwrap();
+    for i in 0..3 {
+        json(
+            app.create_api_key(&ws.live_key, &format!("k{i}")).await,
+            201,
+        )
+        .await;
+    }
+    json(
+        app.rotate_webhook_secret(&ws.live_key, id, &json!({}))
+            .await,
+        200,
+    )
+    .await;
+    json(app.test_webhook(&ws.live_key, id).await, 200).await;
+    deliveries_until(&app, &ws.live_key, id, "all delivered", |d| {
+        d.len() == 4 && d.iter().all(|d| d["state"] == "succeeded")
+    })
+    .await;
+    let db = app.stop_keeping_db().await;
+
+    let database = db.connect().await;
+    let log = store::log::EventLog::open(&database).await.unwrap();
+    let runtime = projections::Projections::new(database.clone(), log, projections::all());
+    let view = projections::webhooks::WebhooksView;
+    let live = projections::dump::projection(&database, &view)
+        .await
+        .unwrap();
+    let attempts = &live
+        .iter()
+        .find(|(t, _)| t == "webhook_attempts")
+        .unwrap()
+        .1;
+    assert!(attempts.len() >= 6, "{attempts:#?}");
+    runtime.replay("webhooks").await.unwrap();
+    let replayed = projections::dump::projection(&database, &view)
+        .await
+        .unwrap();
+    assert_eq!(replayed, live, "the outbox rebuilt from the log differs");
+    database.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_servers_on_one_postgresql_never_send_a_delivery_twice() {
+    let first = fast_app().await;
+    if !first.db.is_postgres() {
+        eprintln!("skipped: one SQLite file has one server (TEST_DATABASE_URL is not PostgreSQL)");
+        first.stop().await;
+        return;
+    }
+    let second = TestApp::spawn_on(TestDb::shared(first.db.url()), |s| {
+        s.webhooks.retry_scale = FAST;
+    })
+    .await;
+    let ws = first.create_workspace("Two").await;
+    let receiver = Receiver::start().await;
+    // Slow answers widen any window in which both could send.
+    receiver.set_default(Reply::Hang(Duration::from_millis(20)));
+    for _ in 0..3 {
+        hook(&first, &ws.live_key, &receiver, &["api_key.created"]).await;
+    }
+    for i in 0..8 {
+        let app = if i % 2 == 0 { &first } else { &second };
+        json(
+            app.create_api_key(&ws.live_key, &format!("k{i}")).await,
+            201,
+        )
+        .await;
+    }
+    let requests = receiver
+        .wait_until("24 deliveries", WAIT, |r| r.len() >= 24)
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let requests = if receiver.requests().len() > requests.len() {
+        receiver.requests()
+    } else {
+        requests
+    };
+    let mut seen = BTreeMap::new();
+    for request in &requests {
+        *seen.entry(request.event_id()).or_insert(0) += 1;
+    }
+    assert_eq!(seen.len(), 24);
+    assert!(
+        seen.values().all(|n| *n == 1),
+        "an event was sent twice: {seen:?}"
+    );
+    second.stop().await;
+    first.stop().await;
+}

@@ -52,7 +52,12 @@ impl TestApp {
     /// Spawns with settings adjusted by `adjust`.
     pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         init();
-        let db = TestDb::new().await;
+        TestApp::spawn_on(TestDb::new().await, adjust).await
+    }
+
+    /// Spawns on `db` (for instance a second server on another's database).
+    pub async fn spawn_on(db: TestDb, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+        init();
         let blobs = tempfile::tempdir().expect("failed to create the blob dir");
         let mut settings = Settings {
             listen: "127.0.0.1:0".parse().unwrap(),
@@ -103,8 +108,19 @@ impl TestApp {
         self.address.trim_start_matches("http://").parse().unwrap()
     }
 
+    /// Stops the server and hands back its database, for a look at what it
+    /// left behind.
+    pub async fn stop_keeping_db(mut self) -> TestDb {
+        self.shutdown().await;
+        std::mem::replace(&mut self.db, TestDb::shared(""))
+    }
+
     /// Stops the server gracefully and waits for it.
     pub async fn stop(mut self) {
+        self.shutdown().await;
+    }
+
+    async fn shutdown(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
