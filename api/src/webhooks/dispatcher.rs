@@ -108,6 +108,11 @@ impl Dispatcher {
         })
     }
 
+    /// The HTTP client every delivery goes through.
+    pub fn client(&self) -> reqwest::Client {
+        self.inner.client.clone()
+    }
+
     /// Runs the supervisor until `shutdown` is cancelled; workers finish
     /// the attempt in flight and stop.
     pub fn spawn(&self, shutdown: CancellationToken) -> JoinHandle<()> {
