@@ -203,7 +203,9 @@ async fn bodies(app: &TestApp) -> Vec<(String, Vec<String>)> {
     let db = &platform.db;
     let mut out = Vec::new();
     let rows = db
-        .fetch_all(sql("SELECT webhook_id, url FROM webhooks ORDER BY webhook_id"))
+        .fetch_all(sql(
+            "SELECT webhook_id, url FROM webhooks ORDER BY webhook_id",
+        ))
         .await
         .unwrap();
     for row in rows {

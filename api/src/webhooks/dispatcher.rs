@@ -5,10 +5,11 @@
 //! worker sends the due deliveries that head their subject (so one
 //! subject's events arrive in order), up to the concurrency setting at once,
 //! then appends one `WebhookDeliveryAttempted` per delivery in a single
-//! append, each at its stream's expected version (the attempt number), and
-//! waits for the view to apply them before it reads the outbox again. The
-//! attempt event carries the retry decision ([`record_attempt`]), so the
-//! schedule is in the log.
+//! append, each at its stream's expected version (the attempt number). It
+//! does not wait for the view to apply them: it remembers what it recorded
+//! and skips those deliveries (and so their subjects) until the view shows
+//! them, while other subjects go on. The attempt event carries the retry
+//! decision ([`record_attempt`]), so the schedule is in the log.
 //!
 //! At-least-once: a crash between a send and its append loses the record,
 //! not the delivery, which is sent again. On PostgreSQL each endpoint is
@@ -27,8 +28,8 @@ use domain::webhook::delivery::{
     self, AttemptResult, DeliveryEvent, Outcome, RetryPolicy, record_attempt,
 };
 use domain::webhook::{WebhookCommand, aggregate_id};
-use projections::Projections;
 use projections::webhooks::{self as view, DeliveryRow, DispatchEndpoint};
+use projections::{Projections, Status};
 use sqlx::Connection;
 use store::StoreError;
 use store::db::Database;
@@ -70,10 +71,16 @@ struct Inner {
     locks: Locks,
 }
 
+/// An attempt this worker recorded that the view may not show yet.
+#[derive(Debug)]
+struct Unseen {
+    checkpoint: Checkpoint,
+}
+
 #[derive(Debug)]
 enum Step {
-    /// Sent a batch, recorded at this checkpoint (if anything was
-    /// recorded): the view must show it before the outbox is read again.
+    /// Did something; look again at once, after the view shows this
+    /// checkpoint if there is one (`START`: the whole log).
     Sent(Option<Checkpoint>),
     /// Nothing due before this time.
     Idle(DateTime<Utc>),
@@ -178,37 +185,30 @@ impl Inner {
             .watch(VIEW)
             .expect("the webhooks projection is registered");
         // Whatever was recorded before this worker took over must be in the
-        // view, or a delivery could be sent again needlessly; so must each
-        // of its own records before it reads the outbox again. Until the
-        // view shows them, nothing is sent.
-        let mut ready = false;
-        let mut recorded: Option<Checkpoint> = None;
+        // view, or a delivery could be sent again needlessly. After that the
+        // worker keeps the attempts it recorded that the view does not show
+        // yet (`unseen`), and never sends those deliveries again before the
+        // view shows them; other subjects go on meanwhile.
+        let mut barrier = Some(Checkpoint::START);
+        let mut unseen: HashMap<String, Unseen> = HashMap::new();
         let mut failures = 0u32;
         loop {
             if stop.is_cancelled() || lost.is_cancelled() {
                 break;
             }
-            let step = if !ready {
-                self.catch_up().await.map(|()| {
-                    ready = true;
+            let step = if let Some(checkpoint) = barrier {
+                self.settle(checkpoint).await.map(|()| {
+                    barrier = None;
+                    unseen.clear();
                     Step::Sent(None)
                 })
-            } else if let Some(checkpoint) = recorded {
-                self.projections
-                    .wait_for(VIEW, checkpoint, VIEW_WAIT)
-                    .await
-                    .map(|()| {
-                        recorded = None;
-                        Step::Sent(None)
-                    })
-                    .map_err(Into::into)
             } else {
-                self.step(&id, &lost).await
+                self.step(&id, &lost, &mut unseen).await
             };
             let wait = match step {
                 Ok(Step::Sent(checkpoint)) => {
                     failures = 0;
-                    recorded = checkpoint;
+                    barrier = checkpoint;
                     continue;
                 }
                 Ok(Step::Done) => break,
@@ -235,13 +235,50 @@ impl Inner {
         self.locks.unlock(&id).await;
     }
 
-    async fn catch_up(&self) -> anyhow::Result<()> {
-        let head = self.log.head().await?;
-        self.projections.wait_for(VIEW, head, VIEW_WAIT).await?;
+    /// Waits until the view shows `checkpoint`, or the whole log when it
+    /// is the start.
+    async fn settle(&self, checkpoint: Checkpoint) -> anyhow::Result<()> {
+        let checkpoint = if checkpoint == Checkpoint::START {
+            self.log.head().await?
+        } else {
+            checkpoint
+        };
+        self.projections
+            .wait_for(VIEW, checkpoint, VIEW_WAIT)
+            .await?;
         Ok(())
     }
 
-    async fn step(&self, id: &str, lost: &CancellationToken) -> anyhow::Result<Step> {
+    /// Where the view stands now.
+    async fn view_checkpoint(&self) -> anyhow::Result<Checkpoint> {
+        let status = self
+            .projections
+            .watch(VIEW)
+            .expect("the webhooks projection is registered")
+            .borrow()
+            .clone();
+        match status {
+            Status::Running { checkpoint } | Status::Starting { checkpoint } => Ok(checkpoint),
+            // Another process runs the view.
+            Status::Standby => Ok(self
+                .projections
+                .stored_checkpoints()
+                .await?
+                .get(VIEW)
+                .copied()
+                .unwrap_or(Checkpoint::START)),
+            Status::Stopped { reason, .. } => {
+                anyhow::bail!("the webhooks view is stopped: {reason}")
+            }
+        }
+    }
+
+    async fn step(
+        &self,
+        id: &str,
+        lost: &CancellationToken,
+        unseen: &mut HashMap<String, Unseen>,
+    ) -> anyhow::Result<Step> {
         let Some(endpoint) = view::dispatch_endpoint(&self.db, id).await? else {
             return Ok(Step::Done);
         };
@@ -252,8 +289,22 @@ impl Inner {
         {
             return Ok(Step::Sent(self.disable(&endpoint, since).await?));
         }
-        let due = view::due_heads(&self.db, id, &now, self.settings.concurrency as u32).await?;
+        if !unseen.is_empty() {
+            let seen = self.view_checkpoint().await?;
+            unseen.retain(|_, u| u.checkpoint > seen);
+        }
+        let limit = self.settings.concurrency + unseen.len();
+        let due: Vec<DeliveryRow> = view::due_heads(&self.db, id, &now, limit as u32)
+            .await?
+            .into_iter()
+            .filter(|d| !unseen.contains_key(&d.delivery_id))
+            .take(self.settings.concurrency)
+            .collect();
         if due.is_empty() {
+            if !unseen.is_empty() {
+                // The view will show them soon; look again then.
+                return Ok(Step::Idle(now + chrono::Duration::from_std(POLL)?));
+            }
             return Ok(match view::next_due(&self.db, id).await? {
                 Some(at) => Step::Idle(parse_time(&at).unwrap_or(now)),
                 None => Step::Done,
@@ -290,11 +341,17 @@ impl Inner {
             })
             .collect();
         match self.log.append(appends).await {
-            Ok(appended) => Ok(Step::Sent(appended.last())),
+            Ok(appended) => {
+                // One event per stream, in the order given.
+                for (delivery, checkpoint) in due.iter().zip(appended.checkpoints) {
+                    unseen.insert(delivery.delivery_id.clone(), Unseen { checkpoint });
+                }
+                Ok(Step::Sent(None))
+            }
             Err(AppendError::Conflict { stream_id, .. }) => {
                 // Recorded elsewhere first: read again once the view has it.
                 tracing::warn!(stream_id, "a delivery attempt was recorded elsewhere");
-                Ok(Step::Sent(Some(self.log.head().await?)))
+                Ok(Step::Sent(Some(Checkpoint::START)))
             }
             Err(AppendError::Store(err)) => Err(err.into()),
         }
