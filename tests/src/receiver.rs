@@ -140,6 +140,11 @@ impl Receiver {
         self.lock().secrets = secrets.iter().map(|s| (*s).to_owned()).collect();
     }
 
+    /// How many requests arrived.
+    pub fn count(&self) -> usize {
+        self.lock().requests.len()
+    }
+
     pub fn requests(&self) -> Vec<Received> {
         self.lock().requests.clone()
     }

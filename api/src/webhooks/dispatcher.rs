@@ -71,10 +71,89 @@ struct Inner {
     locks: Locks,
 }
 
-/// An attempt this worker recorded that the view may not show yet.
-#[derive(Debug)]
-struct Unseen {
-    checkpoint: Checkpoint,
+/// Appends of attempt records one worker may have in flight at once.
+const MAX_APPENDING: usize = 4;
+
+type Appending = JoinHandle<(Vec<String>, Result<store::log::Appended, AppendError>)>;
+
+/// What one endpoint's worker remembers between its steps.
+#[derive(Default)]
+struct WorkerState {
+    /// Deliveries whose last attempt is being recorded (`None`) or was
+    /// recorded at a checkpoint the view may not show yet.
+    unseen: HashMap<String, Option<Checkpoint>>,
+    /// Appends of attempt records in flight, oldest first.
+    appending: std::collections::VecDeque<Appending>,
+}
+
+impl WorkerState {
+    /// Takes in the appends that have finished. `Ok(true)`: one was refused
+    /// because another process recorded first, so read the view afresh.
+    fn collect(&mut self) -> anyhow::Result<bool> {
+        let mut conflict = false;
+        while self.appending.front().is_some_and(JoinHandle::is_finished) {
+            conflict |= self.finish_front_now()?;
+        }
+        Ok(conflict)
+    }
+
+    fn finish_front_now(&mut self) -> anyhow::Result<bool> {
+        let handle = self.appending.pop_front().expect("checked");
+        let outcome = futures::FutureExt::now_or_never(handle).expect("finished");
+        self.take(outcome)
+    }
+
+    /// Waits for the oldest append; `Ok(true)` on a conflict.
+    async fn next(&mut self) -> anyhow::Result<bool> {
+        let Some(handle) = self.appending.pop_front() else {
+            return Ok(false);
+        };
+        let outcome = handle.await;
+        self.take(outcome)
+    }
+
+    async fn drain_all(&mut self) -> anyhow::Result<()> {
+        let mut result = Ok(());
+        while !self.appending.is_empty() {
+            if let Err(err) = self.next().await {
+                result = Err(err);
+            }
+        }
+        result
+    }
+
+    fn take(
+        &mut self,
+        outcome: Result<
+            (Vec<String>, Result<store::log::Appended, AppendError>),
+            tokio::task::JoinError,
+        >,
+    ) -> anyhow::Result<bool> {
+        let (ids, appended) = outcome?;
+        match appended {
+            Ok(appended) => {
+                // One event per stream, in the order given.
+                for (id, checkpoint) in ids.into_iter().zip(appended.checkpoints) {
+                    self.unseen.insert(id, Some(checkpoint));
+                }
+                Ok(false)
+            }
+            Err(AppendError::Conflict { stream_id, .. }) => {
+                tracing::warn!(stream_id, "a delivery attempt was recorded elsewhere");
+                for id in ids {
+                    self.unseen.remove(&id);
+                }
+                Ok(true)
+            }
+            Err(AppendError::Store(err)) => {
+                // Not recorded: those deliveries will be sent again.
+                for id in ids {
+                    self.unseen.remove(&id);
+                }
+                Err(err.into())
+            }
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -186,24 +265,28 @@ impl Inner {
             .expect("the webhooks projection is registered");
         // Whatever was recorded before this worker took over must be in the
         // view, or a delivery could be sent again needlessly. After that the
-        // worker keeps the attempts it recorded that the view does not show
-        // yet (`unseen`), and never sends those deliveries again before the
-        // view shows them; other subjects go on meanwhile.
+        // worker keeps the attempts it is recording or recorded that the
+        // view does not show yet (`unseen`), and never sends those
+        // deliveries again before the view shows them; other subjects go on
+        // meanwhile, while earlier batches are being appended.
         let mut barrier = Some(Checkpoint::START);
-        let mut unseen: HashMap<String, Unseen> = HashMap::new();
+        let mut state = WorkerState::default();
         let mut failures = 0u32;
         loop {
             if stop.is_cancelled() || lost.is_cancelled() {
                 break;
             }
             let step = if let Some(checkpoint) = barrier {
-                self.settle(checkpoint).await.map(|()| {
-                    barrier = None;
-                    unseen.clear();
-                    Step::Sent(None)
-                })
+                match state.drain_all().await {
+                    Ok(()) => self.settle(checkpoint).await.map(|()| {
+                        barrier = None;
+                        state.unseen.clear();
+                        Step::Sent(None)
+                    }),
+                    Err(err) => Err(err),
+                }
             } else {
-                self.step(&id, &lost, &mut unseen).await
+                self.step(&id, &lost, &mut state).await
             };
             let wait = match step {
                 Ok(Step::Sent(checkpoint)) => {
@@ -222,6 +305,7 @@ impl Inner {
                 Err(err) => {
                     failures += 1;
                     tracing::warn!(error = %err, "webhook dispatch failed, retrying");
+                    barrier = Some(Checkpoint::START);
                     Duration::from_millis(200 * 2u64.pow(failures.min(5)))
                 }
             };
@@ -232,6 +316,8 @@ impl Inner {
                 () = tokio::time::sleep(wait) => {}
             }
         }
+        // Records in flight are kept: they are the attempts already sent.
+        let _ = state.drain_all().await;
         self.locks.unlock(&id).await;
     }
 
@@ -277,8 +363,11 @@ impl Inner {
         &self,
         id: &str,
         lost: &CancellationToken,
-        unseen: &mut HashMap<String, Unseen>,
+        state: &mut WorkerState,
     ) -> anyhow::Result<Step> {
+        if state.collect()? {
+            return Ok(Step::Sent(Some(Checkpoint::START)));
+        }
         let Some(endpoint) = view::dispatch_endpoint(&self.db, id).await? else {
             return Ok(Step::Done);
         };
@@ -289,19 +378,28 @@ impl Inner {
         {
             return Ok(Step::Sent(self.disable(&endpoint, since).await?));
         }
-        if !unseen.is_empty() {
+        if !state.unseen.is_empty() {
             let seen = self.view_checkpoint().await?;
-            unseen.retain(|_, u| u.checkpoint > seen);
+            state
+                .unseen
+                .retain(|_, checkpoint| checkpoint.is_none_or(|c| c > seen));
         }
-        let limit = self.settings.concurrency + unseen.len();
+        let limit = self.settings.concurrency + state.unseen.len();
         let due: Vec<DeliveryRow> = view::due_heads(&self.db, id, &now, limit as u32)
             .await?
             .into_iter()
-            .filter(|d| !unseen.contains_key(&d.delivery_id))
+            .filter(|d| !state.unseen.contains_key(&d.delivery_id))
             .take(self.settings.concurrency)
             .collect();
         if due.is_empty() {
-            if !unseen.is_empty() {
+            if !state.appending.is_empty() {
+                // Wait for a record to land, then look again.
+                if state.next().await? {
+                    return Ok(Step::Sent(Some(Checkpoint::START)));
+                }
+                return Ok(Step::Sent(None));
+            }
+            if !state.unseen.is_empty() {
                 // The view will show them soon; look again then.
                 return Ok(Step::Idle(now + chrono::Duration::from_std(POLL)?));
             }
@@ -340,21 +438,19 @@ impl Inner {
                 }],
             })
             .collect();
-        match self.log.append(appends).await {
-            Ok(appended) => {
-                // One event per stream, in the order given.
-                for (delivery, checkpoint) in due.iter().zip(appended.checkpoints) {
-                    unseen.insert(delivery.delivery_id.clone(), Unseen { checkpoint });
-                }
-                Ok(Step::Sent(None))
-            }
-            Err(AppendError::Conflict { stream_id, .. }) => {
-                // Recorded elsewhere first: read again once the view has it.
-                tracing::warn!(stream_id, "a delivery attempt was recorded elsewhere");
-                Ok(Step::Sent(Some(Checkpoint::START)))
-            }
-            Err(AppendError::Store(err)) => Err(err.into()),
+        let ids: Vec<String> = due.iter().map(|d| d.delivery_id.clone()).collect();
+        for id in &ids {
+            state.unseen.insert(id.clone(), None);
         }
+        let log = self.log.clone();
+        state.appending.push_back(tokio::spawn(
+            async move { (ids, log.append(appends).await) },
+        ));
+        // Bounded: wait for the oldest record before sending more.
+        if state.appending.len() >= MAX_APPENDING && state.next().await? {
+            return Ok(Step::Sent(Some(Checkpoint::START)));
+        }
+        Ok(Step::Sent(None))
     }
 
     /// Sends one delivery and decides its attempt event.
