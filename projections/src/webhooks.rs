@@ -365,53 +365,45 @@ async fn apply_attempt(tx: &mut Tx, event: &DeliveryEvent) -> Result<(), StoreEr
         Outcome::Retrying => PENDING,
         Outcome::GaveUp => FAILED,
     };
-    // A NULL is bound as text on PostgreSQL: the casts give it its type.
-    let status = status.map(i64::from);
-    tx.execute(
-        sql("UPDATE webhook_deliveries SET attempts = $2, \
-             state = CASE WHEN state = 'cancelled' AND $3 <> 'succeeded' THEN state ELSE $3 END, \
-             next_attempt_at = CASE WHEN state = 'cancelled' AND $3 <> 'succeeded' THEN NULL ELSE $4 END, \
-             first_attempted_at = coalesce(first_attempted_at, $5), last_attempted_at = $5, \
-             last_status = CAST($6 AS BIGINT), last_error = $7 WHERE delivery_id = $1")
-        .bind(delivery_id)
-        .bind(i64::from(*attempt))
-        .bind(state)
-        .bind(next.clone())
-        .bind(attempted_at.clone())
-        .bind(status)
-        .bind(error.clone()),
-    )
-    .await?;
-    tx.execute(
-        sql(
-            "INSERT INTO webhook_attempts (delivery_id, attempt, webhook_id, request_id, status, \
-             latency_ms, error, outcome, next_attempt_at, attempted_at) \
-             VALUES ($1, $2, $3, $4, CAST($5 AS BIGINT), $6, $7, $8, $9, $10)",
-        )
-        .bind(delivery_id)
-        .bind(i64::from(*attempt))
-        .bind(webhook_id)
-        .bind(request_id)
-        .bind(status)
-        .bind(*latency_ms as i64)
-        .bind(error.clone())
-        .bind(outcome.as_str())
-        .bind(next)
-        .bind(attempted_at.clone()),
-    )
-    .await?;
-    // An endpoint fails from its first failure after its last success.
-    let update = match outcome {
-        Outcome::Succeeded => {
-            sql("UPDATE webhooks SET failing_since = NULL WHERE webhook_id = $1").bind(webhook_id)
-        }
-        Outcome::Retrying | Outcome::GaveUp => sql(
-            "UPDATE webhooks SET failing_since = coalesce(failing_since, $2) WHERE webhook_id = $1",
-        )
-        .bind(webhook_id)
-        .bind(attempted_at),
+    // One statement (SQLite runs the three in one call, PostgreSQL as one
+    // statement with data-modifying CTEs): this is the hot path of a
+    // dispatcher. A record of an attempt already applied (a double send
+    // after a lost lock) changes nothing. An endpoint fails from its first
+    // failure after its last success. NULL is bound as text on
+    // PostgreSQL: the casts give it its type.
+    const DELIVERY: &str = "UPDATE webhook_deliveries SET attempts = $2, \
+         state = CASE WHEN state = 'cancelled' AND $3 <> 'succeeded' THEN state ELSE $3 END, \
+         next_attempt_at = CASE WHEN state = 'cancelled' AND $3 <> 'succeeded' THEN NULL ELSE $4 END, \
+         first_attempted_at = coalesce(first_attempted_at, $5), last_attempted_at = $5, \
+         last_status = CAST($6 AS BIGINT), last_error = $7 WHERE delivery_id = $1 AND attempts < $2";
+    const ATTEMPT: &str = "INSERT INTO webhook_attempts (delivery_id, attempt, webhook_id, request_id, \
+         status, latency_ms, error, outcome, next_attempt_at, attempted_at) \
+         VALUES ($1, $2, $8, $9, CAST($6 AS BIGINT), $10, $7, $11, $4, $5) \
+         ON CONFLICT (delivery_id, attempt) DO NOTHING";
+    const ENDPOINT: &str = "UPDATE webhooks SET failing_since = \
+         CASE WHEN $3 = 'succeeded' THEN NULL ELSE coalesce(failing_since, $5) END \
+         WHERE webhook_id = $8";
+    let statement = match tx {
+        Tx::Sqlite(_) => format!("{DELIVERY}; {ATTEMPT}; {ENDPOINT}"),
+        Tx::Postgres(_) => format!(
+            "WITH delivery AS ({DELIVERY} RETURNING 1), attempt AS ({ATTEMPT} RETURNING 1) {ENDPOINT}"
+        ),
     };
-    tx.execute(update).await?;
+    tx.execute(
+        sql(statement)
+            .bind(delivery_id)
+            .bind(i64::from(*attempt))
+            .bind(state)
+            .bind(next)
+            .bind(attempted_at)
+            .bind(status.map(i64::from))
+            .bind(error.clone())
+            .bind(webhook_id)
+            .bind(request_id)
+            .bind(*latency_ms as i64)
+            .bind(outcome.as_str()),
+    )
+    .await?;
     Ok(())
 }
 
@@ -671,11 +663,13 @@ pub struct DispatchEndpoint {
     pub failing_since: Option<String>,
 }
 
-/// Endpoints with pending deliveries, due at `now` or not.
+/// Endpoints with pending deliveries, due at `now` or not (one index
+/// probe per endpoint).
 pub async fn endpoints_with_pending(db: &Database) -> Result<Vec<String>, StoreError> {
     let rows = db
         .fetch_all(sql(
-            "SELECT DISTINCT webhook_id FROM webhook_deliveries WHERE state = 'pending' ORDER BY webhook_id",
+            "SELECT w.webhook_id FROM webhooks w WHERE EXISTS (SELECT 1 FROM webhook_deliveries d \
+             WHERE d.state = 'pending' AND d.webhook_id = w.webhook_id) ORDER BY w.webhook_id",
         ))
         .await?;
     rows.iter().map(|row| row.get(0)).collect()

@@ -5,7 +5,7 @@
 //! worker sends the due deliveries that head their subject (so one
 //! subject's events arrive in order), up to the concurrency setting at once,
 //! then appends one `WebhookDeliveryAttempted` per delivery in a single
-//! append, each at its stream's expected version (the attempt number). It
+//! append to the endpoint's delivery log. It
 //! does not wait for the view to apply them: it remembers what it recorded
 //! and skips those deliveries (and so their subjects) until the view shows
 //! them, while other subjects go on. The attempt event carries the retry
@@ -132,7 +132,7 @@ impl WorkerState {
         let (ids, appended) = outcome?;
         match appended {
             Ok(appended) => {
-                // One event per stream, in the order given.
+                // One event per delivery, in the order given.
                 for (id, checkpoint) in ids.into_iter().zip(appended.checkpoints) {
                     self.unseen.insert(id, Some(checkpoint));
                 }
@@ -422,22 +422,24 @@ impl Inner {
             self.send_one(&endpoint, delivery, source, &secrets)
         });
         let results = futures::future::join_all(sends).await;
-        let appends: Vec<StreamAppend> = due
-            .iter()
-            .zip(results)
-            .map(|(delivery, event)| StreamAppend {
-                stream_id: delivery::stream_id(&delivery.scope, &delivery.delivery_id),
-                expected: ExpectedVersion::Exact(delivery.attempts as u64),
-                events: vec![NewEvent {
+        // One append for the batch: the endpoint's delivery log has one
+        // writer, the holder of the endpoint.
+        let appends = vec![StreamAppend {
+            stream_id: delivery::stream_id(&endpoint.scope, &endpoint.webhook_id),
+            expected: ExpectedVersion::Any,
+            events: due
+                .iter()
+                .zip(results)
+                .map(|(delivery, event)| NewEvent {
                     event_type: event.kind().to_owned(),
                     schema_version: 1,
                     payload: serde_json::to_string(&event).expect("events serialise"),
                     metadata: EventMetadata::scoped(delivery.scope)
                         .with_actor("system:webhooks")
                         .with_correlation_id(&delivery.delivery_id),
-                }],
-            })
-            .collect();
+                })
+                .collect(),
+        }];
         let ids: Vec<String> = due.iter().map(|d| d.delivery_id.clone()).collect();
         for id in &ids {
             state.unseen.insert(id.clone(), None);

@@ -1,10 +1,11 @@
 //! Deliveries: one pending request per (event, endpoint), its attempts, and
 //! the retry schedule.
 //!
-//! A delivery's whole history is its stream of `WebhookDeliveryAttempted`
-//! events (`webhook_delivery:<workspace>:<environment>:<delivery id>`,
-//! version = attempt number). Each attempt event records the decision taken
-//! with it: succeeded, retry at `next_attempt_at`, or given up. The schedule
+//! Every attempt is a `WebhookDeliveryAttempted` event in its endpoint's
+//! delivery log (`webhook_delivery:<workspace>:<environment>:<webhook id>`,
+//! appended by the one dispatcher that holds the endpoint, a batch at a
+//! time). Each attempt event records the decision taken with it: succeeded,
+//! retry at `next_attempt_at`, or given up. The schedule
 //! is a pure function of the delivery id, the attempt number and the times
 //! in the log, so the log alone says what was and will be sent.
 
@@ -15,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use crate::tenancy::Scope;
 
-/// The aggregate type of delivery streams.
+/// The aggregate type of delivery-log streams.
 pub const AGGREGATE: &str = "webhook_delivery";
 
 /// Retries go on for this long after a delivery's first attempt, and an
@@ -121,18 +122,13 @@ fn short_hash(text: &str) -> String {
     hex::encode(&Sha256::digest(text.as_bytes())[..12])
 }
 
-/// The aggregate id (and so, with the type, the stream) of a delivery.
-pub fn aggregate_id(scope: &Scope, delivery_id: &str) -> String {
+/// The stream of an endpoint's delivery attempts.
+pub fn stream_id(scope: &Scope, webhook_id: &str) -> String {
     format!(
-        "{}:{}:{delivery_id}",
+        "{AGGREGATE}:{}:{}:{webhook_id}",
         scope.workspace_id(),
         scope.environment()
     )
-}
-
-/// The stream of a delivery's attempts.
-pub fn stream_id(scope: &Scope, delivery_id: &str) -> String {
-    format!("{AGGREGATE}:{}", aggregate_id(scope, delivery_id))
 }
 
 /// What an attempt decided.
@@ -162,7 +158,7 @@ pub enum DeliveryEvent {
     WebhookDeliveryAttempted {
         delivery_id: String,
         webhook_id: String,
-        /// 1 for the first send; also the stream version.
+        /// 1 for the first send of this delivery.
         attempt: u32,
         /// Sent as `AllureConnect-Request-Id`.
         request_id: String,
