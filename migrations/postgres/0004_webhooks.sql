@@ -46,8 +46,12 @@ CREATE TABLE webhook_deliveries (
 );
 
 CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries (webhook_id, seq);
-CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (state, webhook_id, seq);
-CREATE INDEX webhook_deliveries_by_subject ON webhook_deliveries (webhook_id, subject, state, seq);
+-- The dispatcher's: only pending rows, so a delivery that settles leaves
+-- them and a retry does not touch them.
+CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (webhook_id, seq)
+    WHERE state = 'pending';
+CREATE INDEX webhook_deliveries_pending_by_subject ON webhook_deliveries (webhook_id, subject, seq)
+    WHERE state = 'pending';
 
 CREATE TABLE webhook_attempts (
     delivery_id      TEXT   NOT NULL,

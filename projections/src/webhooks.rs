@@ -381,8 +381,9 @@ async fn apply_attempt(tx: &mut Tx, event: &DeliveryEvent) -> Result<(), StoreEr
          VALUES ($1, $2, $8, $9, CAST($6 AS BIGINT), $10, $7, $11, $4, $5) \
          ON CONFLICT (delivery_id, attempt) DO NOTHING";
     const ENDPOINT: &str = "UPDATE webhooks SET failing_since = \
-         CASE WHEN $3 = 'succeeded' THEN NULL ELSE coalesce(failing_since, $5) END \
-         WHERE webhook_id = $8";
+         CASE WHEN $3 = 'succeeded' THEN NULL ELSE $5 END \
+         WHERE webhook_id = $8 AND (CASE WHEN $3 = 'succeeded' THEN failing_since IS NOT NULL \
+         ELSE failing_since IS NULL END)";
     let statement = match tx {
         Tx::Sqlite(_) => format!("{DELIVERY}; {ATTEMPT}; {ENDPOINT}"),
         Tx::Postgres(_) => format!(

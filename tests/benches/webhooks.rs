@@ -5,7 +5,8 @@
 //! the events spread over 100 subjects (streams) as registrations' would be.
 //! It then measures, on the same reqwest client:
 //! - baseline: plain POSTs of the same payload bytes, 10 endpoints at once
-//!   with the dispatcher's per-endpoint concurrency, nothing recorded;
+//!   with the dispatcher's per-endpoint concurrency, nothing recorded (the
+//!   median of three runs);
 //! - dispatcher: deliveries/s from starting the dispatcher until the
 //!   `webhooks` view shows every delivery succeeded — signing, per-subject
 //!   ordering, one attempt event per delivery in the log and the view
@@ -90,41 +91,48 @@ async fn run(backend: &str, db: TestDb) {
     let dispatcher = Dispatcher::new(platform, &app.state.settings.webhooks).unwrap();
     let client = dispatcher.client();
 
-    // Baseline: the same bodies, the same client, the same concurrency.
+    // Baseline: the same bodies, the same client, the same concurrency; the
+    // median of three runs (one run lasts a fraction of a second).
     let bodies = bodies(&app).await;
     let concurrency = app.state.settings.webhooks.concurrency;
-    let started = Instant::now();
-    let tasks: Vec<_> = bodies
-        .into_iter()
-        .map(|(url, bodies)| {
-            let client = client.clone();
-            tokio::spawn(async move {
-                futures::stream::iter(bodies)
-                    .map(|body| {
-                        let client = client.clone();
-                        let url = url.clone();
-                        async move {
-                            let response = client
-                                .post(&url)
-                                .header("content-type", "application/json")
-                                .body(body)
-                                .send()
-                                .await
-                                .unwrap();
-                            assert!(response.status().is_success());
-                            let _ = response.bytes().await;
-                        }
-                    })
-                    .buffer_unordered(concurrency)
-                    .collect::<Vec<()>>()
-                    .await
+    let mut baselines = Vec::new();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let tasks: Vec<_> = bodies
+            .iter()
+            .cloned()
+            .map(|(url, bodies)| {
+                let client = client.clone();
+                tokio::spawn(async move {
+                    futures::stream::iter(bodies)
+                        .map(|body| {
+                            let client = client.clone();
+                            let url = url.clone();
+                            async move {
+                                let response = client
+                                    .post(&url)
+                                    .header("content-type", "application/json")
+                                    .body(body)
+                                    .send()
+                                    .await
+                                    .unwrap();
+                                assert!(response.status().is_success());
+                                let _ = response.bytes().await;
+                            }
+                        })
+                        .buffer_unordered(concurrency)
+                        .collect::<Vec<()>>()
+                        .await
+                })
             })
-        })
-        .collect();
-    for task in tasks {
-        task.await.unwrap();
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        baselines.push(deliveries as f64 / started.elapsed().as_secs_f64());
     }
-    let baseline = deliveries as f64 / started.elapsed().as_secs_f64();
+    baselines.sort_by(f64::total_cmp);
+    let baseline = baselines[1];
 
     // The dispatcher, from start until every delivery is recorded succeeded.
     let stop = CancellationToken::new();
@@ -133,20 +141,21 @@ async fn run(backend: &str, db: TestDb) {
     let deadline = Instant::now() + Duration::from_secs(600);
     let mut sent = None;
     loop {
-        if sent.is_none() && receiver.count() >= 2 * deliveries {
+        if sent.is_none() && receiver.count() >= 4 * deliveries {
             sent = Some(started.elapsed());
         }
-        if count(&app, "succeeded").await == deliveries {
+        if sent.is_some() && count(&app, "pending").await == 0 {
             break;
         }
         assert!(Instant::now() < deadline, "the dispatcher did not finish");
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let elapsed = started.elapsed();
+    assert_eq!(count(&app, "succeeded").await, deliveries);
     let dispatched = deliveries as f64 / elapsed.as_secs_f64();
     stop.cancel();
     let _ = handle.await;
-    assert_eq!(receiver.requests().len(), 2 * deliveries);
+    assert_eq!(receiver.count(), 4 * deliveries);
     println!(
         "{backend:>8}: baseline plain POSTs {baseline:>8.0}/s | dispatcher {dispatched:>8.0} deliveries/s ({:.1} s; all sent after {:.1} s) | {:.0}% of baseline (target >= 50%)",
         elapsed.as_secs_f64(),
@@ -192,10 +201,7 @@ async fn count(app: &TestApp, state: &str) -> usize {
         .state
         .platform
         .db
-        .fetch_optional(
-            sql("SELECT count(*) FROM webhook_deliveries WHERE state = $1 AND event_type = 'api_key.created'")
-                .bind(state),
-        )
+        .fetch_optional(sql("SELECT count(*) FROM webhook_deliveries WHERE state = $1").bind(state))
         .await
         .unwrap()
         .unwrap();
