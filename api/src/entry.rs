@@ -57,5 +57,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Replay(args) => {
             crate::cli::replay(&StorageSettings::from_args(&cli.common)?, args).await
         }
+        Command::Import(args) => {
+            let storage = StorageSettings::from_args(&cli.common)?;
+            crate::cli::import(&storage, cli.common.import_settings(), args).await
+        }
     }
 }

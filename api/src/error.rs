@@ -11,6 +11,8 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use domain::course::{CourseError, ImportError};
+use domain::registration::RegistrationError;
 use domain::webhook::WebhookError;
 use domain::workspace::WorkspaceError;
 use projections::WaitError;
@@ -18,7 +20,7 @@ use serde::Serialize;
 use store::StoreError;
 use utoipa::ToSchema;
 
-use crate::commands::CommandError;
+use store::commands::CommandError;
 
 /// An error answer of the API.
 #[derive(Debug)]
@@ -196,10 +198,13 @@ pub fn payload_too_large() -> ApiError {
     )
 }
 
-impl<E: std::error::Error + Send + Sync + 'static> CommandError<E> {
-    /// Maps a command error; `rejected` maps the aggregate's own refusals.
-    fn into_api(self, rejected: impl FnOnce(E) -> ApiError) -> ApiError {
-        match self {
+/// Maps a command error; `rejected` maps the aggregate's own refusals.
+fn command_error<E: std::error::Error + Send + Sync + 'static>(
+    err: CommandError<E>,
+    rejected: impl FnOnce(E) -> ApiError,
+) -> ApiError {
+    {
+        match err {
             CommandError::Rejected(err) => rejected(err),
             CommandError::Conflict => ApiError::conflict(
                 "concurrent_update",
@@ -212,7 +217,7 @@ impl<E: std::error::Error + Send + Sync + 'static> CommandError<E> {
 
 impl From<CommandError<WorkspaceError>> for ApiError {
     fn from(err: CommandError<WorkspaceError>) -> Self {
-        err.into_api(|err| {
+        command_error(err, |err| {
             let message = err.to_string();
             match err {
                 WorkspaceError::AlreadyCreated => ApiError::conflict("workspace_exists", message),
@@ -230,9 +235,66 @@ impl From<CommandError<WorkspaceError>> for ApiError {
     }
 }
 
+impl From<CommandError<ImportError>> for ApiError {
+    fn from(err: CommandError<ImportError>) -> Self {
+        command_error(err, |err| {
+            let message = err.to_string();
+            match err {
+                ImportError::AlreadyStarted(_) | ImportError::AlreadyFailed(_) => {
+                    ApiError::conflict("import_exists", message)
+                }
+                ImportError::NotStarted => ApiError::not_found("import_not_found", message),
+                ImportError::TitleTooLong => ApiError::unprocessable("invalid_title", message),
+            }
+        })
+    }
+}
+
+impl From<CommandError<CourseError>> for ApiError {
+    fn from(err: CommandError<CourseError>) -> Self {
+        command_error(err, |err| {
+            let message = err.to_string();
+            match err {
+                CourseError::NotFound => ApiError::not_found("course_not_found", message),
+                CourseError::EmptyTitle | CourseError::TitleTooLong => {
+                    ApiError::unprocessable("invalid_title", message)
+                }
+                CourseError::TooManyTags | CourseError::InvalidTag(_) => {
+                    ApiError::unprocessable("invalid_tags", message)
+                }
+            }
+        })
+    }
+}
+
+impl From<CommandError<RegistrationError>> for ApiError {
+    fn from(err: CommandError<RegistrationError>) -> Self {
+        command_error(err, |err| {
+            let message = err.to_string();
+            let code = err.code();
+            match err {
+                RegistrationError::NotFound | RegistrationError::UnknownSession(_) => {
+                    ApiError::not_found(code, message)
+                }
+                RegistrationError::InvalidId
+                | RegistrationError::InvalidLearner
+                | RegistrationError::InvalidContext { .. } => {
+                    ApiError::unprocessable(code, message)
+                }
+                RegistrationError::Conflicting(_)
+                | RegistrationError::SessionSuperseded(_)
+                | RegistrationError::SessionEnded(_)
+                | RegistrationError::BatchOutOfOrder { .. }
+                | RegistrationError::NotDelivered(_)
+                | RegistrationError::StaleDelivery(_) => ApiError::conflict(code, message),
+            }
+        })
+    }
+}
+
 impl From<CommandError<WebhookError>> for ApiError {
     fn from(err: CommandError<WebhookError>) -> Self {
-        err.into_api(|err| {
+        command_error(err, |err| {
             let message = err.to_string();
             match err {
                 WebhookError::AlreadyCreated => ApiError::conflict("webhook_exists", message),

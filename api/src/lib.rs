@@ -8,10 +8,10 @@
 pub mod app;
 pub mod auth;
 pub mod cli;
-pub mod commands;
 pub mod config;
 pub mod entry;
 pub mod error;
+pub mod import;
 pub mod keys;
 pub mod openapi;
 pub mod platform;

@@ -18,6 +18,8 @@ use utoipa::{Modify, OpenApi};
         (name = "workspace", description = "The caller's workspace"),
         (name = "api-keys", description = "API keys of the caller's environment"),
         (name = "events", description = "The workspace's event log, for audits and replays"),
+        (name = "courses", description = "Course import and the catalogue"),
+        (name = "registrations", description = "Learners on courses: launches, progress, the runtime log"),
         (name = "webhooks", description = "Signed webhooks from the event log: endpoints, the public event catalogue, \
             deliveries and their attempts, tests, redeliveries, replays. Every payload is \
             `{id, type, api_version, created_at, workspace_id, environment, data}`; `id` is stable per event and \

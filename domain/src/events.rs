@@ -9,6 +9,8 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::course::{CourseEvent, ImportEvent};
+use crate::registration::RegistrationEvent;
 use crate::tenancy::{Environment, Scope, WorkspaceId};
 use crate::webhook::WebhookEvent;
 use crate::webhook::delivery::DeliveryEvent;
@@ -53,6 +55,102 @@ pub const CATALOGUE: &[EventKind] = &[
         aggregate: "workspace",
         schema_version: 1,
         environment_in_payload: true,
+    },
+    EventKind {
+        event_type: "CourseImportStarted",
+        aggregate: "import",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "CourseImportFailed",
+        aggregate: "import",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "CourseImported",
+        aggregate: "course",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "CourseVersionPublished",
+        aggregate: "course",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "CourseUpdated",
+        aggregate: "course",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "CourseDeleted",
+        aggregate: "course",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "RegistrationCreated",
+        aggregate: "registration",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "RegistrationDeleted",
+        aggregate: "registration",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "RegistrationReset",
+        aggregate: "registration",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "SessionStarted",
+        aggregate: "registration",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "ActivityDelivered",
+        aggregate: "registration",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "RuntimeValueSet",
+        aggregate: "registration",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "RuntimeBatchCommitted",
+        aggregate: "registration",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "RuntimeBatchRefused",
+        aggregate: "registration",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "TimeOnTaskMeasured",
+        aggregate: "registration",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "NavigationRequested",
+        aggregate: "registration",
+        schema_version: 1,
+        environment_in_payload: false,
     },
     EventKind {
         event_type: "WebhookCreated",
@@ -139,6 +237,9 @@ pub fn environment_in_payload(
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     Workspace(WorkspaceEvent),
+    Import(ImportEvent),
+    Course(CourseEvent),
+    Registration(Box<RegistrationEvent>),
     Webhook(WebhookEvent),
     WebhookDelivery(DeliveryEvent),
 }
@@ -183,6 +284,15 @@ impl Event {
             "workspace" => Event::Workspace(
                 serde_json::from_str(payload).map_err(|e| malformed(e.to_string()))?,
             ),
+            "import" => {
+                Event::Import(serde_json::from_str(payload).map_err(|e| malformed(e.to_string()))?)
+            }
+            "course" => {
+                Event::Course(serde_json::from_str(payload).map_err(|e| malformed(e.to_string()))?)
+            }
+            "registration" => Event::Registration(Box::new(
+                serde_json::from_str(payload).map_err(|e| malformed(e.to_string()))?,
+            )),
             "webhook" => {
                 Event::Webhook(serde_json::from_str(payload).map_err(|e| malformed(e.to_string()))?)
             }
@@ -201,6 +311,9 @@ impl Event {
     pub fn event_type(&self) -> &'static str {
         match self {
             Event::Workspace(event) => event.kind(),
+            Event::Import(event) => event.kind(),
+            Event::Course(event) => event.kind(),
+            Event::Registration(event) => event.kind(),
             Event::Webhook(event) => event.kind(),
             Event::WebhookDelivery(event) => event.kind(),
         }

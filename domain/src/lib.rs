@@ -6,8 +6,10 @@
 //! Time and identifiers arrive inside commands; bytes arrive as slices.
 
 pub mod cmi;
+pub mod course;
 pub mod events;
 pub mod package;
+pub mod registration;
 pub mod sequencing;
 pub mod tenancy;
 pub mod webhook;

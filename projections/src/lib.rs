@@ -15,7 +15,9 @@
 //! - every query of a view takes a [`domain::tenancy::Scope`], except the
 //!   API-key lookup that finds the scope in the first place.
 
+pub mod courses;
 pub mod dump;
+pub mod registrations;
 pub mod runtime;
 pub mod webhooks;
 pub mod workspaces;
@@ -28,6 +30,8 @@ pub use runtime::{Envelope, Projection, ProjectionError, Projections, Status, Wa
 pub fn all() -> Vec<Arc<dyn Projection>> {
     vec![
         Arc::new(workspaces::WorkspacesView),
+        Arc::new(courses::CoursesView),
+        Arc::new(registrations::RegistrationsView::default()),
         Arc::new(webhooks::WebhooksView),
     ]
 }

@@ -49,9 +49,9 @@ impl Projection for WebhooksView {
         match &envelope.event {
             Event::Webhook(event) => apply_endpoint_change(tx, envelope, event).await?,
             Event::WebhookDelivery(event) => apply_attempt(tx, event).await?,
-            Event::Workspace(_) => {}
+            Event::Workspace(_) | Event::Import(_) | Event::Course(_) | Event::Registration(_) => {}
         }
-        let Some(public) = public_event(&envelope.event) else {
+        let Some(public) = public_event(&envelope.event, &record.stream_id) else {
             return Ok(());
         };
         let Some(workspace_id) = record.metadata.workspace_id else {

@@ -185,9 +185,10 @@ async fn replay_rebuilds_exactly_what_was_built_live() {
     for projection in &all {
         live.push(dump::projection(&w.db, projection.as_ref()).await.unwrap());
     }
+    // This history is about workspaces (the e2e replay test covers courses).
     assert!(
-        live.iter().flatten().all(|(_, rows)| !rows.is_empty()),
-        "a live table is empty: {live:?}"
+        live[0].iter().all(|(_, rows)| !rows.is_empty()),
+        "a workspaces table is empty: {live:?}"
     );
 
     for name in projections.names() {

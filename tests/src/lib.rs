@@ -16,6 +16,7 @@ use store::db::DbOptions;
 use store::testing::TestDb;
 use tokio::sync::oneshot;
 
+pub mod packages;
 pub mod process;
 pub mod receiver;
 
@@ -28,6 +29,8 @@ pub fn init() {
 /// A running server for one test.
 pub struct TestApp {
     pub address: String,
+    /// The content origin (player, course files).
+    pub content: String,
     pub client: Client,
     pub state: AppState,
     pub db: TestDb,
@@ -62,6 +65,14 @@ impl TestApp {
         let mut settings = Settings {
             listen: "127.0.0.1:0".parse().unwrap(),
             public_url: "http://127.0.0.1".into(),
+            content_listen: "127.0.0.1:0".parse().unwrap(),
+            player: player::PlayerSettings {
+                content_url: String::new(),
+                consistency_timeout: Duration::from_secs(10),
+                ..player::PlayerSettings::default()
+            },
+            launch_keys: Some(format!("test:{}", "A".repeat(43))),
+            data_dir: blobs.path().join("data"),
             storage: StorageSettings {
                 database_url: db.url().to_owned(),
                 db: DbOptions {
@@ -71,6 +82,10 @@ impl TestApp {
                 blobs: BlobConfig::Local {
                     root: blobs.path().join("blobs"),
                 },
+            },
+            import: api::import::ImportSettings {
+                allow_private_urls: true,
+                ..api::import::ImportSettings::default()
             },
             rate_limit: RateLimit {
                 per_second: 0,
@@ -88,6 +103,7 @@ impl TestApp {
             .await
             .expect("failed to build the application");
         let address = format!("http://{}", app.local_addr());
+        let content = format!("http://{}", app.content_addr());
         let state = app.state().clone();
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(app.run_until_stopped(async move {
@@ -95,6 +111,7 @@ impl TestApp {
         }));
         TestApp {
             address,
+            content,
             client: Client::new(),
             state,
             db,
@@ -216,6 +233,65 @@ impl TestApp {
 
     pub async fn revoke_api_key(&self, key: &str, id: &str) -> Response {
         self.delete(key, &format!("/api/v1/api-keys/{id}")).await
+    }
+
+    /// `POST /api/v1/courses` with a ZIP body.
+    pub async fn upload(&self, key: &str, course_id: &str, zip: Vec<u8>) -> Response {
+        self.client
+            .post(self.url(&format!("/api/v1/courses?course_id={course_id}")))
+            .bearer_auth(key)
+            .header("content-type", "application/zip")
+            .body(zip)
+            .send()
+            .await
+            .expect("request failed")
+    }
+
+    /// Uploads and waits for the import to end; returns the import.
+    pub async fn import(&self, key: &str, course_id: &str, zip: Vec<u8>) -> Value {
+        let response = self.upload(key, course_id, zip).await;
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.expect("the upload answer is JSON");
+        assert!(
+            matches!(status, 201 | 202 | 422),
+            "upload answered {status}: {body}"
+        );
+        self.wait_import(key, body["import_id"].as_str().expect("an import id"))
+            .await
+    }
+
+    /// Polls an import until it is complete or failed.
+    pub async fn wait_import(&self, key: &str, import_id: &str) -> Value {
+        for _ in 0..600 {
+            let import = json(
+                self.get(key, &format!("/api/v1/imports/{import_id}")).await,
+                200,
+            )
+            .await;
+            if import["status"] != "running" {
+                return import;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("import {import_id} never ended");
+    }
+
+    /// GETs `path` until `ready` holds for its JSON (views catch up with
+    /// writes that return no position), for 10 s at most.
+    pub async fn eventually(&self, key: &str, path: &str, ready: impl Fn(&Value) -> bool) -> Value {
+        let mut last = Value::Null;
+        for _ in 0..200 {
+            last = json(self.get(key, path).await, 200).await;
+            if ready(&last) {
+                return last;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{path} never got there: {last}");
+    }
+
+    pub async fn course(&self, key: &str, id: &str) -> Response {
+        self.get(key, &format!("/api/v1/courses/{id}")).await
     }
 
     pub async fn events(&self, key: &str, after: i64, limit: u32) -> Response {

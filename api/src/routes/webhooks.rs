@@ -10,21 +10,19 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use domain::webhook::catalogue::{self, API_VERSION, Audience, WEBHOOK_TYPES, public_event};
 use domain::webhook::delivery;
-use domain::webhook::{
-    DEFAULT_ROTATION_GRACE, ReplayItem, WebhookCommand, WebhookError, aggregate_id,
-};
+use domain::webhook::{DEFAULT_ROTATION_GRACE, ReplayItem, WebhookCommand, WebhookError};
 use projections::webhooks::{self as view, AttemptRow, DeliveryRow, WebhookRow};
 use serde::{Deserialize, Serialize};
 use store::log::Checkpoint;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Caller, Consistent};
-use crate::commands::CommandError;
 use crate::error::{ApiError, ErrorBody};
 use crate::keys;
 use crate::routes::{ApiJson, ApiQuery, MaybeJson, Written};
 use crate::state::AppState;
 use crate::webhooks::target;
+use store::commands::CommandError;
 
 const VIEW: &str = "webhooks";
 const DEFAULT_LIMIT: u32 = 50;
@@ -324,7 +322,7 @@ pub async fn create_webhook(
         .platform
         .commands
         .webhook(
-            &aggregate_id(&caller.scope, &id),
+            &caller.scope.aggregate_id(&id),
             WebhookCommand::Create {
                 webhook_id: id.clone(),
                 url,
@@ -390,7 +388,7 @@ pub async fn update_webhook(
         .platform
         .commands
         .webhook(
-            &aggregate_id(&caller.scope, &id),
+            &caller.scope.aggregate_id(&id),
             WebhookCommand::Update {
                 url,
                 event_types: body.event_types,
@@ -430,7 +428,7 @@ pub async fn delete_webhook(
         .platform
         .commands
         .webhook(
-            &aggregate_id(&caller.scope, &id),
+            &caller.scope.aggregate_id(&id),
             WebhookCommand::Delete { at: Utc::now() },
             &caller.metadata(),
         )
@@ -470,7 +468,7 @@ pub async fn rotate_secret(
         .platform
         .commands
         .webhook(
-            &aggregate_id(&caller.scope, &id),
+            &caller.scope.aggregate_id(&id),
             WebhookCommand::RotateSecret {
                 secret: secret.clone(),
                 grace,
@@ -512,7 +510,7 @@ pub async fn test_webhook(
         .platform
         .commands
         .webhook(
-            &aggregate_id(&caller.scope, &id),
+            &caller.scope.aggregate_id(&id),
             WebhookCommand::Ping {
                 ping_id: keys::random_id("ping_", 12),
                 at: Utc::now(),
@@ -631,7 +629,7 @@ pub async fn redeliver(
         .platform
         .commands
         .webhook(
-            &aggregate_id(&caller.scope, &webhook_id),
+            &caller.scope.aggregate_id(&webhook_id),
             WebhookCommand::Redeliver {
                 delivery_id: id,
                 at: Utc::now(),
@@ -705,7 +703,7 @@ pub async fn replay(
             ) else {
                 continue;
             };
-            let Some(public) = public_event(&event) else {
+            let Some(public) = public_event(&event, &record.stream_id) else {
                 continue;
             };
             if public.audience != Audience::Subscribers
@@ -726,7 +724,7 @@ pub async fn replay(
         .platform
         .commands
         .webhook(
-            &aggregate_id(&caller.scope, &id),
+            &caller.scope.aggregate_id(&id),
             WebhookCommand::Replay {
                 replay_id: replay_id.clone(),
                 from,

@@ -23,11 +23,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use domain::events::{Event, EventMetadata};
+use domain::webhook::WebhookCommand;
 use domain::webhook::catalogue::{Payload, public_event, timestamp};
 use domain::webhook::delivery::{
     self, AttemptResult, DeliveryEvent, Outcome, RetryPolicy, record_attempt,
 };
-use domain::webhook::{WebhookCommand, aggregate_id};
 use projections::webhooks::{self as view, DeliveryRow, DispatchEndpoint};
 use projections::{Projections, Status};
 use sqlx::Connection;
@@ -42,9 +42,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::sender::{self, Request};
-use crate::commands::Commands;
 use crate::config::WebhookSettings;
 use crate::platform::Platform;
+use store::commands::Commands;
 
 /// How often the supervisor and idle workers look at the outbox when
 /// nothing woke them (another process may run the view on PostgreSQL).
@@ -529,7 +529,7 @@ impl Inner {
         let checkpoint = self
             .commands
             .webhook(
-                &aggregate_id(&endpoint.scope, &endpoint.webhook_id),
+                &endpoint.scope.aggregate_id(&endpoint.webhook_id),
                 WebhookCommand::Disable {
                     reason,
                     failing_since: since,
@@ -548,7 +548,7 @@ impl Inner {
 pub fn render(delivery: &DeliveryRow, record: &RecordedEvent) -> Result<String, String> {
     let event = Event::decode(&record.event_type, record.schema_version, &record.payload)
         .map_err(|e| format!("event at position {} cannot be read: {e}", record.position))?;
-    let public = public_event(&event)
+    let public = public_event(&event, &record.stream_id)
         .ok_or_else(|| format!("event at position {} has no public form", record.position))?;
     Ok(Payload {
         id: &delivery.event_id,

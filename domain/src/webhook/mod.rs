@@ -17,8 +17,6 @@ use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 
-use crate::tenancy::Scope;
-
 /// Longest URL accepted, in bytes.
 pub const MAX_URL_BYTES: usize = 2048;
 /// Longest description accepted, in characters.
@@ -31,16 +29,6 @@ pub const DEFAULT_ROTATION_GRACE: Duration = Duration::hours(24);
 pub const MAX_REPLAY_EVENTS: usize = 10_000;
 /// What `event_types` holds to mean every (non-opt-in) type.
 pub const ALL_TYPES: &str = "*";
-
-/// The aggregate id of webhook `webhook_id` of `scope`: ids are only unique
-/// inside a scope, so the stream id carries it.
-pub fn aggregate_id(scope: &Scope, webhook_id: &str) -> String {
-    format!(
-        "{}:{}:{webhook_id}",
-        scope.workspace_id(),
-        scope.environment()
-    )
-}
 
 /// One event of a replay: what to resend, in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
