@@ -1038,3 +1038,72 @@ async fn two_servers_on_one_postgresql_never_send_a_delivery_twice() {
     second.stop().await;
     first.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn course_events_arrive_in_order_for_one_course() {
+    let app = fast_app().await;
+    let ws = app.create_workspace("Courses").await;
+    let receiver = Receiver::start().await;
+    let created = hook(&app, &ws.live_key, &receiver, &["*"]).await;
+    receiver.set_secrets(&[created["secret"].as_str().unwrap()]);
+    // The first course.imported fails: course events of that course wait.
+    receiver.script_matching("course.imported", [Reply::Status(500)]);
+    let imported = app
+        .import(&ws.live_key, "hooked-course", e2e::packages::scorm12())
+        .await;
+    assert_eq!(imported["status"], "complete", "{imported}");
+    let refused = app
+        .import(&ws.live_key, "broken-course", b"not a zip".to_vec())
+        .await;
+    assert_eq!(refused["status"], "failed", "{refused}");
+    assert_eq!(
+        app.delete(&ws.live_key, "/api/v1/courses/hooked-course")
+            .await
+            .status(),
+        204
+    );
+    let requests = receiver
+        .wait_until("the course's events arrive", WAIT, |r| {
+            r.iter()
+                .any(|r| r.succeeded() && r.event_type() == "course.deleted")
+                && r.iter()
+                    .any(|r| r.succeeded() && r.event_type() == "course.import_failed")
+        })
+        .await;
+    assert!(requests.iter().all(|r| r.verified != Some(false)));
+    let course: Vec<(String, bool)> = requests
+        .iter()
+        .filter(|r| r.json()["data"]["course_id"] == "hooked-course")
+        .map(|r| (r.event_type(), r.succeeded()))
+        .collect();
+    assert_eq!(
+        course,
+        vec![
+            ("course.import_started".to_owned(), true),
+            ("course.imported".to_owned(), false),
+            ("course.imported".to_owned(), true),
+            ("course.version_published".to_owned(), true),
+            ("course.deleted".to_owned(), true),
+        ],
+        "one course's events in log order, the failed one retried first"
+    );
+    let imported = requests
+        .iter()
+        .find(|r| r.succeeded() && r.event_type() == "course.imported")
+        .unwrap()
+        .json();
+    assert_eq!(imported["data"]["version"], 1);
+    assert!(imported["data"]["standard"].is_object() || imported["data"]["standard"].is_string());
+    assert!(
+        imported["data"].get("files").is_none(),
+        "the file index is not sent"
+    );
+    let failed = requests
+        .iter()
+        .find(|r| r.event_type() == "course.import_failed")
+        .unwrap()
+        .json();
+    assert_eq!(failed["data"]["course_id"], "broken-course");
+    assert!(failed["data"]["code"].is_string());
+    app.stop().await;
+}
