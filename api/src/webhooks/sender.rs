@@ -153,7 +153,7 @@ fn describe(err: &reqwest::Error) -> String {
     format!("{kind}: {cause}")
 }
 
-fn find<'a, E: std::error::Error + 'static>(err: &'a reqwest::Error) -> Option<&'a E> {
+fn find<E: std::error::Error + 'static>(err: &reqwest::Error) -> Option<&E> {
     let mut cause: Option<&dyn std::error::Error> = Some(err);
     while let Some(current) = cause {
         if let Some(found) = current.downcast_ref::<E>() {
