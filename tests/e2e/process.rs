@@ -215,6 +215,14 @@ async fn bad_settings_end_the_process_with_one_line() {
             "blob store url",
         ),
         (&[("ALLURECONNECT_PUBLIC_URL", "ftp://x")], "public url"),
+        (
+            &[("ALLURECONNECT_WEBHOOKS_RETRY_SCALE", "0")],
+            "webhooks retry scale",
+        ),
+        (
+            &[("ALLURECONNECT_WEBHOOKS_ALLOW_PRIVATE_TARGETS", "maybe")],
+            "webhooks-allow-private-targets",
+        ),
     ];
     for (vars, expected) in cases {
         let mut command = f.env.command(&["serve"]);
