@@ -99,6 +99,16 @@ impl Application {
             .platform
             .projections
             .spawn(stop_projections.clone());
+        if self.state.settings.webhooks.dispatch {
+            runners.push(
+                crate::webhooks::Dispatcher::new(
+                    &self.state.platform,
+                    &self.state.settings.webhooks,
+                )
+                .context("cannot start the webhook dispatcher")?
+                .spawn(stop_projections.clone()),
+            );
+        }
         runners.push(tokio::spawn(sweep_imports(
             self.state.clone(),
             stop_projections.clone(),

@@ -226,6 +226,79 @@ pub struct ServeArgs {
         default_value_t = 5000
     )]
     pub consistency_timeout_ms: u64,
+    /// Let webhooks reach private, loopback and link-local addresses (for
+    /// tests and closed networks; never on a multi-tenant server).
+    #[arg(
+        long,
+        env = "ALLURECONNECT_WEBHOOKS_ALLOW_PRIVATE_TARGETS",
+        default_value_t = false,
+        action = clap::ArgAction::Set
+    )]
+    pub webhooks_allow_private_targets: bool,
+    /// Multiplies every webhook retry delay and the 3-day retry window
+    /// (tests shrink it; 1 is the production schedule).
+    #[arg(
+        long,
+        env = "ALLURECONNECT_WEBHOOKS_RETRY_SCALE",
+        default_value_t = 1.0
+    )]
+    pub webhooks_retry_scale: f64,
+    /// How long one webhook request may take, connection included, in
+    /// milliseconds.
+    #[arg(
+        long,
+        env = "ALLURECONNECT_WEBHOOKS_TIMEOUT_MS",
+        default_value_t = 10_000
+    )]
+    pub webhooks_timeout_ms: u64,
+    /// Requests in flight at once per endpoint (each for a different subject).
+    #[arg(long, env = "ALLURECONNECT_WEBHOOKS_CONCURRENCY", default_value_t = 16)]
+    pub webhooks_concurrency: u32,
+}
+
+/// How webhooks are sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookSettings {
+    pub allow_private_targets: bool,
+    pub retry_scale: f64,
+    pub timeout: Duration,
+    pub concurrency: usize,
+    /// Run the dispatcher in this process (tests and benchmarks may hold it).
+    pub dispatch: bool,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        WebhookSettings {
+            allow_private_targets: false,
+            retry_scale: 1.0,
+            timeout: Duration::from_secs(10),
+            concurrency: 16,
+            dispatch: true,
+        }
+    }
+}
+
+impl WebhookSettings {
+    pub fn from_args(serve: &ServeArgs) -> anyhow::Result<WebhookSettings> {
+        let scale = serve.webhooks_retry_scale;
+        if !(scale.is_finite() && scale > 0.0 && scale <= 1.0) {
+            anyhow::bail!("webhooks retry scale must be above 0 and at most 1, got {scale}");
+        }
+        if serve.webhooks_timeout_ms == 0 || serve.webhooks_timeout_ms > 60_000 {
+            anyhow::bail!("webhooks timeout must be between 1 and 60000 ms");
+        }
+        if serve.webhooks_concurrency == 0 || serve.webhooks_concurrency > 256 {
+            anyhow::bail!("webhooks concurrency must be between 1 and 256");
+        }
+        Ok(WebhookSettings {
+            allow_private_targets: serve.webhooks_allow_private_targets,
+            retry_scale: scale,
+            timeout: Duration::from_millis(serve.webhooks_timeout_ms),
+            concurrency: serve.webhooks_concurrency as usize,
+            dispatch: true,
+        })
+    }
 }
 
 /// Where the log, the views and the blobs live.
@@ -310,6 +383,7 @@ pub struct Settings {
     pub import: crate::import::ImportSettings,
     pub rate_limit: RateLimit,
     pub consistency_timeout: Duration,
+    pub webhooks: WebhookSettings,
 }
 
 impl Settings {
@@ -352,6 +426,7 @@ impl Settings {
                 burst: serve.rate_limit_burst.max(1),
             },
             consistency_timeout: Duration::from_millis(serve.consistency_timeout_ms),
+            webhooks: WebhookSettings::from_args(serve)?,
         })
     }
 }

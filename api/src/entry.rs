@@ -21,6 +21,8 @@ pub fn main() -> ExitCode {
         }
     };
     crate::telemetry::init(cli.common.log_format, &cli.common.log);
+    // Webhooks to https:// endpoints use rustls with this provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -13,6 +13,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use domain::course::{CourseError, ImportError};
 use domain::registration::RegistrationError;
+use domain::webhook::WebhookError;
 use domain::workspace::WorkspaceError;
 use projections::WaitError;
 use serde::Serialize;
@@ -289,6 +290,52 @@ impl From<CommandError<RegistrationError>> for ApiError {
                 | RegistrationError::StaleDelivery(_) => ApiError::conflict(code, message),
             }
         })
+    }
+}
+
+impl From<CommandError<WebhookError>> for ApiError {
+    fn from(err: CommandError<WebhookError>) -> Self {
+        command_error(err, |err| {
+            let message = err.to_string();
+            match err {
+                WebhookError::AlreadyCreated => ApiError::conflict("webhook_exists", message),
+                WebhookError::NotFound => ApiError::not_found("webhook_not_found", message),
+                WebhookError::InvalidUrl(_) => {
+                    ApiError::unprocessable("invalid_webhook_url", message)
+                }
+                WebhookError::UnknownEventType(_) => {
+                    ApiError::unprocessable("unknown_event_type", message)
+                }
+                WebhookError::DescriptionTooLong => {
+                    ApiError::unprocessable("invalid_description", message)
+                }
+                WebhookError::InvalidGrace => {
+                    ApiError::unprocessable("invalid_grace_period", message)
+                }
+                WebhookError::InvalidWindow => {
+                    ApiError::unprocessable("invalid_replay_window", message)
+                }
+                WebhookError::ReplayTooLarge(_) => {
+                    ApiError::unprocessable("replay_too_large", message)
+                }
+            }
+        })
+    }
+}
+
+impl From<crate::webhooks::target::TargetError> for ApiError {
+    fn from(err: crate::webhooks::target::TargetError) -> Self {
+        use crate::webhooks::target::TargetError;
+        let message = err.to_string();
+        match err {
+            TargetError::Invalid(_) => ApiError::unprocessable("invalid_webhook_url", message),
+            TargetError::Private { .. } => {
+                ApiError::unprocessable("webhook_target_refused", message)
+            }
+            TargetError::Unresolvable(_) => {
+                ApiError::unprocessable("webhook_target_unresolvable", message)
+            }
+        }
     }
 }
 

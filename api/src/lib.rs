@@ -18,3 +18,4 @@ pub mod platform;
 pub mod routes;
 pub mod state;
 pub mod telemetry;
+pub mod webhooks;

@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 use crate::course::{CourseEvent, ImportEvent};
 use crate::registration::RegistrationEvent;
 use crate::tenancy::{Environment, Scope, WorkspaceId};
+use crate::webhook::WebhookEvent;
+use crate::webhook::delivery::DeliveryEvent;
 use crate::workspace::WorkspaceEvent;
 
 /// One kind of event: its type name, the aggregate whose stream holds it and
@@ -168,6 +170,60 @@ pub const CATALOGUE: &[EventKind] = &[
         schema_version: 1,
         environment_in_payload: false,
     },
+    EventKind {
+        event_type: "WebhookCreated",
+        aggregate: "webhook",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "WebhookUpdated",
+        aggregate: "webhook",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "WebhookSecretRotated",
+        aggregate: "webhook",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "WebhookDeleted",
+        aggregate: "webhook",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "WebhookPingRequested",
+        aggregate: "webhook",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "WebhookRedeliveryRequested",
+        aggregate: "webhook",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "WebhookReplayRequested",
+        aggregate: "webhook",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "WebhookEndpointDisabled",
+        aggregate: "webhook",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "WebhookDeliveryAttempted",
+        aggregate: "webhook_delivery",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
 ];
 
 /// Looks an event type up in the catalogue.
@@ -202,6 +258,8 @@ pub enum Event {
     Import(ImportEvent),
     Course(CourseEvent),
     Registration(Box<RegistrationEvent>),
+    Webhook(WebhookEvent),
+    WebhookDelivery(DeliveryEvent),
 }
 
 /// Why a stored event could not be read. A projection that meets one stops
@@ -253,6 +311,12 @@ impl Event {
             "registration" => Event::Registration(Box::new(
                 serde_json::from_str(payload).map_err(|e| malformed(e.to_string()))?,
             )),
+            "webhook" => {
+                Event::Webhook(serde_json::from_str(payload).map_err(|e| malformed(e.to_string()))?)
+            }
+            "webhook_delivery" => Event::WebhookDelivery(
+                serde_json::from_str(payload).map_err(|e| malformed(e.to_string()))?,
+            ),
             other => return Err(malformed(format!("no decoder for aggregate {other}"))),
         };
         if event.event_type() != event_type {
@@ -268,6 +332,8 @@ impl Event {
             Event::Import(event) => event.kind(),
             Event::Course(event) => event.kind(),
             Event::Registration(event) => event.kind(),
+            Event::Webhook(event) => event.kind(),
+            Event::WebhookDelivery(event) => event.kind(),
         }
     }
 }

@@ -12,5 +12,6 @@ pub mod package;
 pub mod registration;
 pub mod sequencing;
 pub mod tenancy;
+pub mod webhook;
 pub mod workspace;
 pub mod xapi;

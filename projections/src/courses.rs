@@ -67,7 +67,10 @@ impl Projection for CoursesView {
         match &envelope.event {
             Event::Import(event) => apply_import(tx, envelope, event).await,
             Event::Course(event) => apply_course(tx, envelope, event).await,
-            Event::Workspace(_) | Event::Registration(_) => Ok(()),
+            Event::Workspace(_)
+            | Event::Registration(_)
+            | Event::Webhook(_)
+            | Event::WebhookDelivery(_) => Ok(()),
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod courses;
 pub mod dump;
 pub mod registrations;
 pub mod runtime;
+pub mod webhooks;
 pub mod workspaces;
 
 use std::sync::Arc;
@@ -31,5 +32,6 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
         Arc::new(workspaces::WorkspacesView),
         Arc::new(courses::CoursesView),
         Arc::new(registrations::RegistrationsView::default()),
+        Arc::new(webhooks::WebhooksView),
     ]
 }

@@ -14,6 +14,7 @@ use cqrs_es::{Aggregate, AggregateError, CqrsFramework, EventEnvelope, EventStor
 use domain::course::{Course, CourseCommand, CourseError, Import, ImportCommand, ImportError};
 use domain::events::EventMetadata;
 use domain::registration::{Registration, RegistrationCommand, RegistrationError};
+use domain::webhook::{Webhook, WebhookCommand, WebhookError};
 use domain::workspace::{Workspace, WorkspaceCommand, WorkspaceError};
 
 use crate::log::{Checkpoint, EventLog};
@@ -52,6 +53,7 @@ pub struct Commands {
     workspaces: Arc<Framework<Workspace>>,
     imports: Arc<Framework<Import>>,
     courses: Arc<Framework<Course>>,
+    webhooks: Arc<Framework<Webhook>>,
     registrations: Arc<CachedFramework<Registration>>,
     registration_store: CachedEventStore<Registration>,
     log: EventLog,
@@ -64,6 +66,7 @@ impl Commands {
             workspaces: Arc::new(framework(&log)),
             imports: Arc::new(framework(&log)),
             courses: Arc::new(framework(&log)),
+            webhooks: Arc::new(framework(&log)),
             registrations: Arc::new(CqrsFramework::new(registration_store.clone(), vec![], ())),
             registration_store,
             log,
@@ -116,6 +119,16 @@ impl Commands {
             .await
             .map(|context| context.aggregate)
             .map_err(|e| CommandError::Internal(anyhow::anyhow!("registration {id}: {e}")))
+    }
+
+    /// Runs a command on webhook `id` (`Scope::aggregate_id(webhook_id)`).
+    pub async fn webhook(
+        &self,
+        id: &str,
+        command: WebhookCommand,
+        metadata: &EventMetadata,
+    ) -> Result<Option<Checkpoint>, CommandError<WebhookError>> {
+        execute(&self.webhooks, id, command, metadata).await
     }
 
     /// Runs a command on course `id` (`Scope::aggregate_id(course_id)`).

@@ -12,3 +12,4 @@ mod openapi;
 mod process;
 mod runtime;
 mod tenancy;
+mod webhooks;

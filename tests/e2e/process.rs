@@ -215,6 +215,14 @@ async fn bad_settings_end_the_process_with_one_line() {
             "blob store url",
         ),
         (&[("ALLURECONNECT_PUBLIC_URL", "ftp://x")], "public url"),
+        (
+            &[("ALLURECONNECT_WEBHOOKS_RETRY_SCALE", "0")],
+            "webhooks retry scale",
+        ),
+        (
+            &[("ALLURECONNECT_WEBHOOKS_ALLOW_PRIVATE_TARGETS", "maybe")],
+            "webhooks-allow-private-targets",
+        ),
     ];
     for (vars, expected) in cases {
         let mut command = f.env.command(&["serve"]);
@@ -523,15 +531,21 @@ async fn the_command_line_imports_a_package() {
     let client = reqwest::Client::new();
     let key = ws["live_key"].as_str().unwrap();
     wait_for_key(&client, &server.address, key).await;
-    let course: Value = client
-        .get(format!("{}/api/v1/courses/from-cli", server.address))
-        .bearer_auth(key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    // The courses view of a fresh process catches up after the key works.
+    let mut course = Value::Null;
+    for _ in 0..200 {
+        let response = client
+            .get(format!("{}/api/v1/courses/from-cli", server.address))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap();
+        if response.status() == 200 {
+            course = response.json().await.unwrap();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(course["title"], "CLI Course");
     assert_eq!(course["standard"], "scorm2004");
     server.terminate().await;

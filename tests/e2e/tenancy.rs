@@ -4,7 +4,9 @@
 
 use std::collections::BTreeSet;
 
-use e2e::{TestApp, TestWorkspace, json};
+use e2e::receiver::Receiver;
+use e2e::{TestApp, TestWorkspace, error, json};
+use serde_json::json as body;
 
 use crate::openapi::ROUTES;
 
@@ -28,6 +30,57 @@ const CASES: &[(&str, &str, &str)] = &[
         "404 for B's key; B's key still works",
     ),
     ("get", "/api/v1/events", "only the caller's events"),
+    (
+        "get",
+        "/api/v1/webhook-event-types",
+        "the public catalogue, no workspace data",
+    ),
+    (
+        "get",
+        "/api/v1/webhooks",
+        "lists only the caller's endpoints",
+    ),
+    (
+        "post",
+        "/api/v1/webhooks",
+        "creates the endpoint in the caller's scope; it never receives B's events",
+    ),
+    ("get", "/api/v1/webhooks/{id}", "404 for B's endpoint"),
+    (
+        "patch",
+        "/api/v1/webhooks/{id}",
+        "404 for B's endpoint; B's is unchanged",
+    ),
+    (
+        "delete",
+        "/api/v1/webhooks/{id}",
+        "404 for B's endpoint; B's still exists",
+    ),
+    (
+        "post",
+        "/api/v1/webhooks/{id}/rotate-secret",
+        "404 for B's endpoint; B's secret still signs",
+    ),
+    (
+        "post",
+        "/api/v1/webhooks/{id}/test",
+        "404 for B's endpoint; nothing sent",
+    ),
+    (
+        "get",
+        "/api/v1/webhooks/{id}/deliveries",
+        "404 for B's endpoint",
+    ),
+    (
+        "post",
+        "/api/v1/webhooks/{id}/replay",
+        "404 for B's endpoint; nothing sent",
+    ),
+    (
+        "post",
+        "/api/v1/webhooks/deliveries/{id}/redeliver",
+        "404 for B's delivery; nothing sent",
+    ),
     (
         "post",
         "/api/v1/courses",
@@ -185,6 +238,149 @@ async fn a_workspace_never_sees_another() {
             "{path} shows a workspace"
         );
     }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn webhooks_never_cross_workspaces_or_environments() {
+    let app = TestApp::spawn().await;
+    let a: TestWorkspace = app.create_workspace("A").await;
+    let b: TestWorkspace = app.create_workspace("B").await;
+    let a_receiver = Receiver::start().await;
+    let b_receiver = Receiver::start().await;
+    let a_hook = json(
+        app.create_webhook(&a.live_key, &body!({"url": a_receiver.url("/a")}))
+            .await,
+        201,
+    )
+    .await;
+    let b_hook = json(
+        app.create_webhook(&b.live_key, &body!({"url": b_receiver.url("/b")}))
+            .await,
+        201,
+    )
+    .await;
+    let b_id = b_hook["id"].as_str().unwrap();
+    b_receiver.set_secrets(&[b_hook["secret"].as_str().unwrap()]);
+    // B's endpoint has a delivery (its own webhook.created).
+    let b_delivery = b_receiver
+        .wait_until(
+            "B's endpoint hears of itself",
+            std::time::Duration::from_secs(30),
+            |r| !r.is_empty(),
+        )
+        .await[0]
+        .header("AllureConnect-Delivery-Id")
+        .unwrap()
+        .to_owned();
+
+    // GET /api/v1/webhook-event-types needs no key and shows no workspace.
+    let types = app
+        .client
+        .get(app.url("/api/v1/webhook-event-types"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!types.contains(&a.id) && !types.contains(&b.id));
+    // GET /api/v1/webhooks: only A's, and nothing for A's test key.
+    let listed = json(app.webhooks(&a.live_key).await, 200).await;
+    assert_eq!(listed["webhooks"].as_array().unwrap().len(), 1);
+    assert!(!listed.to_string().contains(b_id));
+    assert_eq!(
+        json(app.webhooks(&a.test_key).await, 200).await["webhooks"],
+        body!([])
+    );
+    // B's endpoint by id, with A's key: 404 on every route.
+    error(
+        app.webhook(&a.live_key, b_id).await,
+        404,
+        "webhook_not_found",
+    )
+    .await;
+    error(
+        app.update_webhook(&a.live_key, b_id, &body!({"enabled": false}))
+            .await,
+        404,
+        "webhook_not_found",
+    )
+    .await;
+    error(
+        app.delete_webhook(&a.live_key, b_id).await,
+        404,
+        "webhook_not_found",
+    )
+    .await;
+    error(
+        app.rotate_webhook_secret(&a.live_key, b_id, &body!({}))
+            .await,
+        404,
+        "webhook_not_found",
+    )
+    .await;
+    error(
+        app.test_webhook(&a.live_key, b_id).await,
+        404,
+        "webhook_not_found",
+    )
+    .await;
+    error(
+        app.webhook_deliveries(&a.live_key, b_id).await,
+        404,
+        "webhook_not_found",
+    )
+    .await;
+    error(
+        app.replay_webhook(
+            &a.live_key,
+            b_id,
+            "2020-01-01T00:00:00Z",
+            "2100-01-01T00:00:00Z",
+        )
+        .await,
+        404,
+        "webhook_not_found",
+    )
+    .await;
+    error(
+        app.redeliver(&a.live_key, &b_delivery).await,
+        404,
+        "delivery_not_found",
+    )
+    .await;
+    // Nor with B's own test key: environments are scopes too.
+    error(
+        app.webhook(&b.test_key, b_id).await,
+        404,
+        "webhook_not_found",
+    )
+    .await;
+    // B's endpoint is untouched and still works with its first secret.
+    let b_shown = json(app.webhook(&b.live_key, b_id).await, 200).await;
+    assert_eq!(b_shown["enabled"], true);
+    json(app.test_webhook(&b.live_key, b_id).await, 200).await;
+    // (Requests that came before the receiver knew the secret are unchecked.)
+    let requests = b_receiver.requests();
+    assert!(requests.iter().all(|r| r.verified != Some(false)));
+    assert!(requests.iter().any(|r| r.verified == Some(true)));
+    // POST /api/v1/webhooks: A's endpoint never receives B's events.
+    json(app.create_api_key(&b.live_key, "b's").await, 201).await;
+    json(app.create_api_key(&a.live_key, "a's").await, 201).await;
+    let a_requests = a_receiver
+        .wait_until(
+            "A hears of its own key",
+            std::time::Duration::from_secs(30),
+            |r| r.iter().any(|r| r.event_type() == "api_key.created"),
+        )
+        .await;
+    for request in &a_requests {
+        let payload = request.json();
+        assert_eq!(payload["workspace_id"], a.id.as_str(), "{payload}");
+        assert!(!request.body.contains(&b.id));
+    }
+    let _ = a_hook;
     app.stop().await;
 }
 

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use api::app::Application;
-use api::config::{RateLimit, Settings, StorageSettings};
+use api::config::{RateLimit, Settings, StorageSettings, WebhookSettings};
 use api::state::AppState;
 use reqwest::{Client, Response};
 use serde_json::Value;
@@ -19,6 +19,7 @@ use tokio::sync::oneshot;
 pub mod browser;
 pub mod packages;
 pub mod process;
+pub mod receiver;
 
 /// Installs the TLS crypto provider reqwest needs (once per process).
 pub fn init() {
@@ -55,7 +56,12 @@ impl TestApp {
     /// Spawns with settings adjusted by `adjust`.
     pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         init();
-        let db = TestDb::new().await;
+        TestApp::spawn_on(TestDb::new().await, adjust).await
+    }
+
+    /// Spawns on `db` (for instance a second server on another's database).
+    pub async fn spawn_on(db: TestDb, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+        init();
         let blobs = tempfile::tempdir().expect("failed to create the blob dir");
         let mut settings = Settings {
             listen: "127.0.0.1:0".parse().unwrap(),
@@ -87,6 +93,11 @@ impl TestApp {
                 burst: 1,
             },
             consistency_timeout: Duration::from_secs(10),
+            // Tests send webhooks to receivers on 127.0.0.1.
+            webhooks: WebhookSettings {
+                allow_private_targets: true,
+                ..WebhookSettings::default()
+            },
         };
         adjust(&mut settings);
         let app = Application::build(settings)
@@ -115,8 +126,19 @@ impl TestApp {
         self.address.trim_start_matches("http://").parse().unwrap()
     }
 
+    /// Stops the server and hands back its database, for a look at what it
+    /// left behind.
+    pub async fn stop_keeping_db(mut self) -> TestDb {
+        self.shutdown().await;
+        std::mem::replace(&mut self.db, TestDb::shared(""))
+    }
+
     /// Stops the server gracefully and waits for it.
     pub async fn stop(mut self) {
+        self.shutdown().await;
+    }
+
+    async fn shutdown(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -275,6 +297,80 @@ impl TestApp {
 
     pub async fn events(&self, key: &str, after: i64, limit: u32) -> Response {
         self.get(key, &format!("/api/v1/events?after={after}&limit={limit}"))
+            .await
+    }
+
+    pub async fn patch(&self, key: &str, path: &str, body: &Value) -> Response {
+        self.client
+            .patch(self.url(path))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .await
+            .expect("request failed")
+    }
+
+    /// `POST` without a body.
+    pub async fn post_empty(&self, key: &str, path: &str) -> Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(key)
+            .send()
+            .await
+            .expect("request failed")
+    }
+
+    pub async fn create_webhook(&self, key: &str, body: &Value) -> Response {
+        self.post(key, "/api/v1/webhooks", body).await
+    }
+
+    pub async fn webhooks(&self, key: &str) -> Response {
+        self.get(key, "/api/v1/webhooks").await
+    }
+
+    pub async fn webhook(&self, key: &str, id: &str) -> Response {
+        self.get(key, &format!("/api/v1/webhooks/{id}")).await
+    }
+
+    pub async fn update_webhook(&self, key: &str, id: &str, body: &Value) -> Response {
+        self.patch(key, &format!("/api/v1/webhooks/{id}"), body)
+            .await
+    }
+
+    pub async fn delete_webhook(&self, key: &str, id: &str) -> Response {
+        self.delete(key, &format!("/api/v1/webhooks/{id}")).await
+    }
+
+    pub async fn rotate_webhook_secret(&self, key: &str, id: &str, body: &Value) -> Response {
+        self.post(key, &format!("/api/v1/webhooks/{id}/rotate-secret"), body)
+            .await
+    }
+
+    pub async fn test_webhook(&self, key: &str, id: &str) -> Response {
+        self.post_empty(key, &format!("/api/v1/webhooks/{id}/test"))
+            .await
+    }
+
+    pub async fn webhook_deliveries(&self, key: &str, id: &str) -> Response {
+        self.get(key, &format!("/api/v1/webhooks/{id}/deliveries?limit=500"))
+            .await
+    }
+
+    pub async fn redeliver(&self, key: &str, delivery_id: &str) -> Response {
+        self.post_empty(
+            key,
+            &format!("/api/v1/webhooks/deliveries/{delivery_id}/redeliver"),
+        )
+        .await
+    }
+
+    pub async fn replay_webhook(&self, key: &str, id: &str, from: &str, to: &str) -> Response {
+        let query = format!(
+            "from={}&to={}",
+            from.replace('+', "%2B"),
+            to.replace('+', "%2B")
+        );
+        self.post_empty(key, &format!("/api/v1/webhooks/{id}/replay?{query}"))
             .await
     }
 

@@ -54,11 +54,17 @@ impl ProcessEnv {
 
     /// Starts `serve` on a free port and waits for `/healthz`.
     pub async fn serve(&self, log: &Path) -> Server {
+        self.serve_with(log, &[]).await
+    }
+
+    /// Like [`serve`](Self::serve), with more environment variables.
+    pub async fn serve_with(&self, log: &Path, vars: &[(&str, &str)]) -> Server {
         let port = free_port();
         let content_port = free_port();
         let log_file = std::fs::File::create(log).unwrap();
-        let child = self
-            .command(&["serve"])
+        let mut command = self.command(&["serve"]);
+        command.envs(vars.iter().copied());
+        let child = command
             .env("ALLURECONNECT_LISTEN", format!("127.0.0.1:{port}"))
             .env(
                 "ALLURECONNECT_CONTENT_LISTEN",

@@ -6,6 +6,7 @@ pub mod events;
 pub mod health;
 pub mod imports;
 pub mod registrations;
+pub mod webhooks;
 pub mod workspace;
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -108,6 +109,18 @@ pub fn api_v1() -> OpenApiRouter<AppState> {
         .routes(routes!(registrations::progress))
         .routes(routes!(registrations::runtime_log))
         .routes(routes!(registrations::sequencing))
+        .routes(routes!(webhooks::list_event_types))
+        .routes(routes!(webhooks::list_webhooks, webhooks::create_webhook))
+        .routes(routes!(
+            webhooks::get_webhook,
+            webhooks::update_webhook,
+            webhooks::delete_webhook
+        ))
+        .routes(routes!(webhooks::rotate_secret))
+        .routes(routes!(webhooks::test_webhook))
+        .routes(routes!(webhooks::list_deliveries))
+        .routes(routes!(webhooks::redeliver))
+        .routes(routes!(webhooks::replay))
 }
 
 /// Health routes (outside `/api/v1`).
