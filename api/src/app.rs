@@ -30,27 +30,55 @@ const JSON_BODY_LIMIT: usize = 1024 * 1024;
 
 pub struct Application {
     listener: TcpListener,
+    content_listener: TcpListener,
     router: Router,
+    content_router: Router,
     state: AppState,
 }
 
 impl Application {
     /// Opens the platform and binds the listen address.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let signer = match &settings.launch_keys {
+            Some(keys) => player::Signer::parse(keys)?,
+            None => player::Signer::from_file(&settings.data_dir.join("launch-keys"))?,
+        };
         let platform = Platform::open(&settings.storage).await?;
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
-        let state = AppState::new(platform, settings);
+        let content_listener = TcpListener::bind(settings.content_listen)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot listen on {} (the content origin)",
+                    settings.content_listen
+                )
+            })?;
+        let mut settings = settings;
+        if settings.player.content_url.is_empty() {
+            // Bound to port 0 (tests): the public URL is the bound address.
+            settings.player.content_url = format!("http://{}", content_listener.local_addr()?);
+        }
+        let state = AppState::new(platform, settings, signer);
         Ok(Application {
             listener,
+            content_listener,
             router: router(state.clone()),
+            content_router: content_router(state.player.clone()),
             state,
         })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// The content origin's address.
+    pub fn content_addr(&self) -> SocketAddr {
+        self.content_listener
             .local_addr()
             .expect("a bound listener has an address")
     }
@@ -80,11 +108,45 @@ impl Application {
             )
             .spawn(stop_projections.clone()),
         );
-        tracing::info!(address = %self.local_addr(), public_url = %self.state.settings.public_url, "serving");
-        axum::serve(self.listener, self.router)
+        if self.state.settings.webhooks.dispatch {
+            runners.push(
+                crate::webhooks::Dispatcher::new(
+                    &self.state.platform,
+                    &self.state.settings.webhooks,
+                )
+                .context("cannot start the webhook dispatcher")?
+                .spawn(stop_projections.clone()),
+            );
+        }
+        runners.push(tokio::spawn(sweep_imports(
+            self.state.clone(),
+            stop_projections.clone(),
+        )));
+        tracing::info!(
+            address = %self.local_addr(),
+            public_url = %self.state.settings.public_url,
+            content = %self.content_addr(),
+            content_url = %self.state.settings.player.content_url,
+            "serving"
+        );
+        let stop_content = CancellationToken::new();
+        let content = {
+            let stop = stop_content.clone();
+            axum::serve(
+                self.content_listener,
+                self.content_router
+                    .into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+        };
+        let content = tokio::spawn(async move { content.await });
+        let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await
-            .context("the server failed")?;
+            .context("the server failed");
+        stop_content.cancel();
+        let _ = content.await;
+        served?;
         stop_projections.cancel();
         for runner in runners {
             let _ = runner.await;
@@ -92,6 +154,24 @@ impl Application {
         self.state.platform.db.close().await;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// Fails imports whose process died, now and then.
+async fn sweep_imports(state: AppState, stop: CancellationToken) {
+    loop {
+        match state.importer.sweep().await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(
+                imports = n,
+                "failed imports interrupted by a stopped server"
+            ),
+            Err(err) => tracing::warn!(error = %err, "import sweep failed"),
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(Duration::from_secs(60)) => {}
+        }
     }
 }
 
@@ -143,6 +223,36 @@ pub fn router(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .with_state(state)
+}
+
+/// The content origin: the player and course files, with the same
+/// request ids, tracing and JSON errors as the API.
+pub fn content_router(player: player::PlayerState) -> Router {
+    player::router(player)
+        .layer(DefaultBodyLimit::max(16 * 1024 * 1024))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(60),
+        ))
+        .layer(
+            TraceLayer::new_for_http()
+                .on_response(DefaultOnResponse::new().level(tracing::Level::DEBUG))
+                .make_span_with(|request: &Request<_>| {
+                    let request_id = request
+                        .headers()
+                        .get(&REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-");
+                    tracing::info_span!(
+                        "content",
+                        method = %request.method(),
+                        path = %request.uri().path(),
+                        request_id,
+                    )
+                }),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

@@ -10,7 +10,8 @@ use domain::workspace::WorkspaceCommand;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::config::{ReplayArgs, StorageSettings};
+use crate::config::{ImportArgs, ReplayArgs, StorageSettings};
+use crate::import::{ImportSettings, Importer, Outcome};
 use crate::keys;
 use crate::platform::Platform;
 
@@ -100,4 +101,112 @@ pub async fn replay(storage: &StorageSettings, args: &ReplayArgs) -> anyhow::Res
     }
     platform.db.close().await;
     Ok(())
+}
+
+/// `allureconnect import FILE.zip --workspace ID`: the same import as the
+/// API, with a progress bar on standard error and the import as JSON on
+/// standard output.
+pub async fn import(
+    storage: &StorageSettings,
+    settings: ImportSettings,
+    args: &ImportArgs,
+) -> anyhow::Result<()> {
+    use std::sync::atomic::Ordering;
+
+    let workspace_id: WorkspaceId = args
+        .workspace
+        .parse()
+        .map_err(|_| anyhow::anyhow!("workspace {:?} is not a workspace id", args.workspace))?;
+    let environment: Environment = args.environment.parse()?;
+    let scope = domain::tenancy::Scope::new(workspace_id, environment);
+    let course_id = match &args.course_id {
+        Some(raw) => domain::course::CourseId::parse(raw)?,
+        None => domain::course::CourseId::parse(&Uuid::now_v7().simple().to_string())?,
+    };
+    let platform = Platform::open(storage).await?;
+    if projections::workspaces::workspace(&platform.db, &scope)
+        .await?
+        .is_none()
+    {
+        // The workspace may be new and its view not caught up yet.
+        platform.projections.catch_up("workspaces").await?;
+        if projections::workspaces::workspace(&platform.db, &scope)
+            .await?
+            .is_none()
+        {
+            anyhow::bail!("no workspace {workspace_id}");
+        }
+    }
+    let file = tokio::fs::File::open(&args.file)
+        .await
+        .with_context(|| format!("cannot open {}", args.file.display()))?;
+    let size = file.metadata().await?.len();
+    let bar = indicatif::ProgressBar::new(size);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg:>10} [{bar:40}] {bytes}/{total_bytes} {elapsed}",
+        )
+        .expect("a valid template")
+        .progress_chars("=> "),
+    );
+    bar.set_message("uploading");
+    let importer = Importer::new(platform.clone(), settings);
+    let reader = bar.wrap_async_read(file);
+    let spooled = importer
+        .spool(tokio_util::io::ReaderStream::with_capacity(
+            reader,
+            256 * 1024,
+        ))
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e:?}", args.file.display()))?;
+    let metadata = EventMetadata::scoped(scope).with_actor("cli");
+    let file_name = args
+        .file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let started = importer
+        .begin(
+            &scope,
+            &metadata,
+            course_id,
+            args.title.clone(),
+            domain::course::ImportSource::Cli { file_name },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot start the import: {e}"))?;
+    let import_id = started.import_id.clone();
+    let course_id = started.course_id.clone();
+    let mut job = importer.run(scope, metadata, started, spooled);
+    bar.set_message("importing");
+    bar.set_position(0);
+    let outcome = loop {
+        tokio::select! {
+            done = &mut job => break done?,
+            () = tokio::time::sleep(std::time::Duration::from_millis(100)) => {
+                if let Some(progress) = importer.progress(&import_id) {
+                    bar.set_length(progress.bytes_total.load(Ordering::Relaxed).max(1));
+                    bar.set_position(progress.bytes_done.load(Ordering::Relaxed));
+                }
+            }
+        }
+    };
+    bar.finish_and_clear();
+    let out = match &outcome {
+        Outcome::Complete { version, .. } => json!({
+            "import_id": import_id, "course_id": course_id, "status": "complete", "version": version,
+        }),
+        Outcome::Failed { failure, .. } => json!({
+            "import_id": import_id, "course_id": course_id, "status": "failed",
+            "error": {"code": failure.code, "message": failure.message}, "findings": failure.findings,
+        }),
+    };
+    writeln!(std::io::stdout().lock(), "{out}").context("cannot write to standard output")?;
+    platform.db.close().await;
+    match outcome {
+        Outcome::Complete { .. } => Ok(()),
+        Outcome::Failed { failure, .. } => {
+            anyhow::bail!("the import failed: {} ({})", failure.message, failure.code)
+        }
+    }
 }

@@ -21,7 +21,8 @@ pub fn main() -> ExitCode {
         }
     };
     crate::telemetry::init(cli.common.log_format, &cli.common.log);
-    // reqwest (the statement forwarder) is built without a default crypto provider.
+    // Webhooks and the statement forwarder reach https:// endpoints through
+    // reqwest, built with rustls and no default crypto provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -56,6 +57,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Replay(args) => {
             crate::cli::replay(&StorageSettings::from_args(&cli.common)?, args).await
+        }
+        Command::Import(args) => {
+            let storage = StorageSettings::from_args(&cli.common)?;
+            crate::cli::import(&storage, cli.common.import_settings(), args).await
         }
     }
 }

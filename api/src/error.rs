@@ -11,13 +11,16 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use domain::course::{CourseError, ImportError};
+use domain::registration::RegistrationError;
+use domain::webhook::WebhookError;
 use domain::workspace::WorkspaceError;
 use projections::WaitError;
 use serde::Serialize;
 use store::StoreError;
 use utoipa::ToSchema;
 
-use crate::commands::CommandError;
+use store::commands::CommandError;
 
 /// An error answer of the API.
 #[derive(Debug)]
@@ -195,10 +198,13 @@ pub fn payload_too_large() -> ApiError {
     )
 }
 
-impl<E: std::error::Error + Send + Sync + 'static> CommandError<E> {
-    /// Maps a command error; `rejected` maps the aggregate's own refusals.
-    fn into_api(self, rejected: impl FnOnce(E) -> ApiError) -> ApiError {
-        match self {
+/// Maps a command error; `rejected` maps the aggregate's own refusals.
+fn command_error<E: std::error::Error + Send + Sync + 'static>(
+    err: CommandError<E>,
+    rejected: impl FnOnce(E) -> ApiError,
+) -> ApiError {
+    {
+        match err {
             CommandError::Rejected(err) => rejected(err),
             CommandError::Conflict => ApiError::conflict(
                 "concurrent_update",
@@ -211,7 +217,7 @@ impl<E: std::error::Error + Send + Sync + 'static> CommandError<E> {
 
 impl From<CommandError<WorkspaceError>> for ApiError {
     fn from(err: CommandError<WorkspaceError>) -> Self {
-        err.into_api(|err| {
+        command_error(err, |err| {
             let message = err.to_string();
             match err {
                 WorkspaceError::AlreadyCreated => ApiError::conflict("workspace_exists", message),
@@ -226,6 +232,110 @@ impl From<CommandError<WorkspaceError>> for ApiError {
                 WorkspaceError::LastActiveKey(_) => ApiError::conflict("last_active_key", message),
             }
         })
+    }
+}
+
+impl From<CommandError<ImportError>> for ApiError {
+    fn from(err: CommandError<ImportError>) -> Self {
+        command_error(err, |err| {
+            let message = err.to_string();
+            match err {
+                ImportError::AlreadyStarted(_) | ImportError::AlreadyFailed(_) => {
+                    ApiError::conflict("import_exists", message)
+                }
+                ImportError::NotStarted => ApiError::not_found("import_not_found", message),
+                ImportError::TitleTooLong => ApiError::unprocessable("invalid_title", message),
+            }
+        })
+    }
+}
+
+impl From<CommandError<CourseError>> for ApiError {
+    fn from(err: CommandError<CourseError>) -> Self {
+        command_error(err, |err| {
+            let message = err.to_string();
+            match err {
+                CourseError::NotFound => ApiError::not_found("course_not_found", message),
+                CourseError::EmptyTitle | CourseError::TitleTooLong => {
+                    ApiError::unprocessable("invalid_title", message)
+                }
+                CourseError::TooManyTags | CourseError::InvalidTag(_) => {
+                    ApiError::unprocessable("invalid_tags", message)
+                }
+            }
+        })
+    }
+}
+
+impl From<CommandError<RegistrationError>> for ApiError {
+    fn from(err: CommandError<RegistrationError>) -> Self {
+        command_error(err, |err| {
+            let message = err.to_string();
+            let code = err.code();
+            match err {
+                RegistrationError::NotFound | RegistrationError::UnknownSession(_) => {
+                    ApiError::not_found(code, message)
+                }
+                RegistrationError::InvalidId
+                | RegistrationError::InvalidLearner
+                | RegistrationError::InvalidContext { .. }
+                | RegistrationError::Sequencing(_) => ApiError::unprocessable(code, message),
+                RegistrationError::Conflicting(_)
+                | RegistrationError::NotCurrentActivity(_)
+                | RegistrationError::NotSequenced
+                | RegistrationError::SessionSuperseded(_)
+                | RegistrationError::SessionEnded(_)
+                | RegistrationError::BatchOutOfOrder { .. }
+                | RegistrationError::NotDelivered(_)
+                | RegistrationError::StaleDelivery(_) => ApiError::conflict(code, message),
+            }
+        })
+    }
+}
+
+impl From<CommandError<WebhookError>> for ApiError {
+    fn from(err: CommandError<WebhookError>) -> Self {
+        command_error(err, |err| {
+            let message = err.to_string();
+            match err {
+                WebhookError::AlreadyCreated => ApiError::conflict("webhook_exists", message),
+                WebhookError::NotFound => ApiError::not_found("webhook_not_found", message),
+                WebhookError::InvalidUrl(_) => {
+                    ApiError::unprocessable("invalid_webhook_url", message)
+                }
+                WebhookError::UnknownEventType(_) => {
+                    ApiError::unprocessable("unknown_event_type", message)
+                }
+                WebhookError::DescriptionTooLong => {
+                    ApiError::unprocessable("invalid_description", message)
+                }
+                WebhookError::InvalidGrace => {
+                    ApiError::unprocessable("invalid_grace_period", message)
+                }
+                WebhookError::InvalidWindow => {
+                    ApiError::unprocessable("invalid_replay_window", message)
+                }
+                WebhookError::ReplayTooLarge(_) => {
+                    ApiError::unprocessable("replay_too_large", message)
+                }
+            }
+        })
+    }
+}
+
+impl From<crate::webhooks::target::TargetError> for ApiError {
+    fn from(err: crate::webhooks::target::TargetError) -> Self {
+        use crate::webhooks::target::TargetError;
+        let message = err.to_string();
+        match err {
+            TargetError::Invalid(_) => ApiError::unprocessable("invalid_webhook_url", message),
+            TargetError::Private { .. } => {
+                ApiError::unprocessable("webhook_target_refused", message)
+            }
+            TargetError::Unresolvable(_) => {
+                ApiError::unprocessable("webhook_target_unresolvable", message)
+            }
+        }
     }
 }
 
@@ -317,7 +427,7 @@ impl From<crate::lrs::LrsError> for ApiError {
 impl From<CommandError<domain::lrs::credential::LrsCredentialError>> for ApiError {
     fn from(err: CommandError<domain::lrs::credential::LrsCredentialError>) -> Self {
         use domain::lrs::credential::LrsCredentialError as E;
-        err.into_api(|err| {
+        command_error(err, |err| {
             let message = err.to_string();
             match err {
                 E::Duplicate(_) => ApiError::conflict("lrs_credential_exists", message),
@@ -335,7 +445,7 @@ impl From<CommandError<domain::lrs::credential::LrsCredentialError>> for ApiErro
 impl From<CommandError<domain::lrs::launch::LaunchTokenError>> for ApiError {
     fn from(err: CommandError<domain::lrs::launch::LaunchTokenError>) -> Self {
         use domain::lrs::launch::LaunchTokenError as E;
-        err.into_api(|err| {
+        command_error(err, |err| {
             let message = err.to_string();
             match err {
                 E::AlreadyIssued | E::AlreadyRevoked => {
@@ -353,7 +463,7 @@ impl From<CommandError<domain::lrs::launch::LaunchTokenError>> for ApiError {
 impl From<CommandError<domain::lrs::forwarding::ForwardingError>> for ApiError {
     fn from(err: CommandError<domain::lrs::forwarding::ForwardingError>) -> Self {
         use domain::lrs::forwarding::ForwardingError as E;
-        err.into_api(|err| {
+        command_error(err, |err| {
             let message = err.to_string();
             match err {
                 E::InvalidEndpoint(_) => ApiError::unprocessable("invalid_endpoint", message),

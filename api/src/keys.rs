@@ -40,6 +40,22 @@ pub fn issue(environment: Environment, label: Option<String>) -> IssuedKey {
     }
 }
 
+/// A webhook signing secret: `whsec_` and 32 random bytes (base64url).
+pub fn webhook_secret() -> String {
+    format!("whsec_{}", random_text(32))
+}
+
+/// An identifier: `prefix` and `bytes` random bytes (base64url).
+pub fn random_id(prefix: &str, bytes: usize) -> String {
+    format!("{prefix}{}", random_text(bytes))
+}
+
+fn random_text(bytes: usize) -> String {
+    let mut buffer = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut buffer);
+    URL_SAFE_NO_PAD.encode(buffer)
+}
+
 /// `ac_live_` or `ac_test_`.
 pub fn prefix(environment: Environment) -> &'static str {
     match environment {

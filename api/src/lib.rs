@@ -8,10 +8,10 @@
 pub mod app;
 pub mod auth;
 pub mod cli;
-pub mod commands;
 pub mod config;
 pub mod entry;
 pub mod error;
+pub mod import;
 pub mod keys;
 pub mod lrs;
 pub mod openapi;
@@ -19,3 +19,4 @@ pub mod platform;
 pub mod routes;
 pub mod state;
 pub mod telemetry;
+pub mod webhooks;

@@ -18,6 +18,13 @@ use utoipa::{Modify, OpenApi};
         (name = "workspace", description = "The caller's workspace"),
         (name = "api-keys", description = "API keys of the caller's environment"),
         (name = "events", description = "The workspace's event log, for audits and replays"),
+        (name = "courses", description = "Course import and the catalogue"),
+        (name = "registrations", description = "Learners on courses: launches, progress, the runtime log"),
+        (name = "webhooks", description = "Signed webhooks from the event log: endpoints, the public event catalogue, \
+            deliveries and their attempts, tests, redeliveries, replays. Every payload is \
+            `{id, type, api_version, created_at, workspace_id, environment, data}`; `id` is stable per event and \
+            endpoint, so de-duplicate by it. The `AllureConnect-Signature` header is `t=<unix>,v1=<hex>` \
+            (one `v1` per valid secret during a rotation), each an HMAC-SHA256 keyed by the secret over `<t>.<body>`."),
         (name = "lrs", description = "LRS credentials, launch tokens and statement forwarding"),
         (name = "xapi", description = "The workspace's xAPI LRS (1.0.x and 2.0): HTTP Basic with an LRS credential, or Bearer with an API key"),
         (name = "health", description = "Liveness and readiness"),

@@ -7,9 +7,9 @@ use store::blob::BlobStore;
 use store::db::{Database, redact_url};
 use store::log::EventLog;
 
-use crate::commands::Commands;
 use crate::config::StorageSettings;
 use crate::lrs::Lrs;
+use store::commands::Commands;
 
 /// Everything a command of the binary needs.
 #[derive(Clone)]

@@ -7,6 +7,7 @@ use store::log::Checkpoint;
 
 use crate::auth::RateLimiter;
 use crate::config::Settings;
+use crate::import::Importer;
 use crate::platform::Platform;
 
 #[derive(Clone)]
@@ -14,6 +15,8 @@ pub struct AppState(Arc<Inner>);
 
 pub struct Inner {
     pub platform: Platform,
+    pub importer: Importer,
+    pub player: player::PlayerState,
     pub settings: Settings,
     pub limiter: RateLimiter,
 }
@@ -27,9 +30,20 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(platform: Platform, settings: Settings) -> AppState {
+    pub fn new(platform: Platform, settings: Settings, signer: player::Signer) -> AppState {
         let limiter = RateLimiter::new(settings.rate_limit);
+        let importer = Importer::new(platform.clone(), settings.import.clone());
+        let player = player::PlayerState::new(
+            platform.db.clone(),
+            platform.blobs.clone(),
+            platform.projections.clone(),
+            platform.commands.clone(),
+            signer,
+            settings.player.clone(),
+        );
         AppState(Arc::new(Inner {
+            importer,
+            player,
             platform,
             settings,
             limiter,

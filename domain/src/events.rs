@@ -9,12 +9,16 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::course::{CourseEvent, ImportEvent};
 use crate::lrs::credential::LrsCredentialEvent;
 use crate::lrs::document::DocumentEvent;
 use crate::lrs::forwarding::ForwardingEvent;
 use crate::lrs::launch::LaunchTokenEvent;
 use crate::lrs::statement::StatementEvent;
+use crate::registration::RegistrationEvent;
 use crate::tenancy::{Environment, Scope, WorkspaceId};
+use crate::webhook::WebhookEvent;
+use crate::webhook::delivery::DeliveryEvent;
 use crate::workspace::WorkspaceEvent;
 
 /// One kind of event: its type name, the aggregate whose stream holds it and
@@ -56,6 +60,174 @@ pub const CATALOGUE: &[EventKind] = &[
         aggregate: "workspace",
         schema_version: 1,
         environment_in_payload: true,
+    },
+    EventKind {
+        event_type: "CourseImportStarted",
+        aggregate: "import",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "CourseImportFailed",
+        aggregate: "import",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "CourseImported",
+        aggregate: "course",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "CourseVersionPublished",
+        aggregate: "course",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "CourseUpdated",
+        aggregate: "course",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "CourseDeleted",
+        aggregate: "course",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "RegistrationCreated",
+        aggregate: "registration",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "RegistrationDeleted",
+        aggregate: "registration",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "RegistrationReset",
+        aggregate: "registration",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "SessionStarted",
+        aggregate: "registration",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "ActivityDelivered",
+        aggregate: "registration",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "RuntimeValueSet",
+        aggregate: "registration",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "RuntimeBatchCommitted",
+        aggregate: "registration",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "RuntimeBatchRefused",
+        aggregate: "registration",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "TimeOnTaskMeasured",
+        aggregate: "registration",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "NavigationRequested",
+        aggregate: "registration",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "SequencingStarted",
+        aggregate: "registration",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "SequencingDecided",
+        aggregate: "registration",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "LearnerGlobalsWritten",
+        aggregate: "registration",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "WebhookCreated",
+        aggregate: "webhook",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "WebhookUpdated",
+        aggregate: "webhook",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "WebhookSecretRotated",
+        aggregate: "webhook",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "WebhookDeleted",
+        aggregate: "webhook",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "WebhookPingRequested",
+        aggregate: "webhook",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "WebhookRedeliveryRequested",
+        aggregate: "webhook",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "WebhookReplayRequested",
+        aggregate: "webhook",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "WebhookEndpointDisabled",
+        aggregate: "webhook",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "WebhookDeliveryAttempted",
+        aggregate: "webhook_delivery",
+        schema_version: 1,
+        environment_in_payload: false,
     },
     EventKind {
         event_type: "StatementStored",
@@ -142,6 +314,11 @@ pub fn environment_in_payload(
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     Workspace(WorkspaceEvent),
+    Import(ImportEvent),
+    Course(CourseEvent),
+    Registration(Box<RegistrationEvent>),
+    Webhook(WebhookEvent),
+    WebhookDelivery(DeliveryEvent),
     LrsStatement(StatementEvent),
     LrsDocument(DocumentEvent),
     LrsCredential(LrsCredentialEvent),
@@ -189,6 +366,21 @@ impl Event {
             "workspace" => Event::Workspace(
                 serde_json::from_str(payload).map_err(|e| malformed(e.to_string()))?,
             ),
+            "import" => {
+                Event::Import(serde_json::from_str(payload).map_err(|e| malformed(e.to_string()))?)
+            }
+            "course" => {
+                Event::Course(serde_json::from_str(payload).map_err(|e| malformed(e.to_string()))?)
+            }
+            "registration" => Event::Registration(Box::new(
+                serde_json::from_str(payload).map_err(|e| malformed(e.to_string()))?,
+            )),
+            "webhook" => {
+                Event::Webhook(serde_json::from_str(payload).map_err(|e| malformed(e.to_string()))?)
+            }
+            "webhook_delivery" => Event::WebhookDelivery(
+                serde_json::from_str(payload).map_err(|e| malformed(e.to_string()))?,
+            ),
             "lrs_statement" => Event::LrsStatement(
                 serde_json::from_str(payload).map_err(|e| malformed(e.to_string()))?,
             ),
@@ -216,6 +408,11 @@ impl Event {
     pub fn event_type(&self) -> &'static str {
         match self {
             Event::Workspace(event) => event.kind(),
+            Event::Import(event) => event.kind(),
+            Event::Course(event) => event.kind(),
+            Event::Registration(event) => event.kind(),
+            Event::Webhook(event) => event.kind(),
+            Event::WebhookDelivery(event) => event.kind(),
             Event::LrsStatement(event) => event.kind(),
             Event::LrsDocument(event) => event.kind(),
             Event::LrsCredential(event) => event.kind(),

@@ -6,10 +6,13 @@
 //! Time and identifiers arrive inside commands; bytes arrive as slices.
 
 pub mod cmi;
+pub mod course;
 pub mod events;
 pub mod lrs;
 pub mod package;
+pub mod registration;
 pub mod sequencing;
 pub mod tenancy;
+pub mod webhook;
 pub mod workspace;
 pub mod xapi;

@@ -111,10 +111,13 @@ impl Scope {
     /// Client-chosen identifiers (a course id, a registration id) are only
     /// unique inside a scope, so the stream id carries the scope too.
     pub fn stream_id(&self, aggregate_type: &str, local_id: &str) -> String {
-        format!(
-            "{aggregate_type}:{}:{}:{local_id}",
-            self.workspace_id, self.environment
-        )
+        format!("{aggregate_type}:{}", self.aggregate_id(local_id))
+    }
+
+    /// The cqrs-es aggregate id of a scoped aggregate (its stream id without
+    /// the type prefix, which cqrs-es adds).
+    pub fn aggregate_id(&self, local_id: &str) -> String {
+        format!("{}:{}:{local_id}", self.workspace_id, self.environment)
     }
 }
 

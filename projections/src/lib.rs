@@ -15,9 +15,12 @@
 //! - every query of a view takes a [`domain::tenancy::Scope`], except the
 //!   API-key lookup that finds the scope in the first place.
 
+pub mod courses;
 pub mod dump;
 pub mod lrs;
+pub mod registrations;
 pub mod runtime;
+pub mod webhooks;
 pub mod workspaces;
 
 use std::sync::Arc;
@@ -28,6 +31,9 @@ pub use runtime::{Envelope, Projection, ProjectionError, Projections, Status, Wa
 pub fn all() -> Vec<Arc<dyn Projection>> {
     vec![
         Arc::new(workspaces::WorkspacesView),
+        Arc::new(courses::CoursesView),
+        Arc::new(registrations::RegistrationsView::default()),
+        Arc::new(webhooks::WebhooksView),
         Arc::new(lrs::statements::StatementsView),
         Arc::new(lrs::objects::ObjectsView),
         Arc::new(lrs::documents::DocumentsView),

@@ -208,6 +208,11 @@ impl Projections {
         self.entries.iter().find(|e| e.projection.name() == name)
     }
 
+    /// A receiver that changes whenever projection `name` moves on.
+    pub fn watch(&self, name: &str) -> Option<watch::Receiver<Status>> {
+        self.entry(name).map(|e| e.status.subscribe())
+    }
+
     /// The status of every projection.
     pub fn statuses(&self) -> Vec<(&'static str, Status)> {
         self.entries

@@ -26,9 +26,6 @@ impl Projection for WorkspacesView {
     }
 
     async fn apply(&self, tx: &mut Tx, envelope: &Envelope<'_>) -> Result<(), ProjectionError> {
-        // The catalogue grows one variant per aggregate; until then this
-        // pattern matches every event.
-        #[allow(irrefutable_let_patterns)]
         let Event::Workspace(event) = &envelope.event else {
             return Ok(());
         };

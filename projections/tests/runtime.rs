@@ -185,12 +185,12 @@ async fn replay_rebuilds_exactly_what_was_built_live() {
     for projection in &all {
         live.push(dump::projection(&w.db, projection.as_ref()).await.unwrap());
     }
-    // This history feeds the workspaces view; the LRS views get theirs in
-    // tests/e2e/lrs_views.rs.
+    // This history is about workspaces (the e2e replay tests cover courses,
+    // registrations and the LRS views).
     assert_eq!(all[0].name(), "workspaces");
     assert!(
         live[0].iter().all(|(_, rows)| !rows.is_empty()),
-        "a live table is empty: {live:?}"
+        "a workspaces table is empty: {live:?}"
     );
 
     for name in projections.names() {

@@ -115,7 +115,7 @@ impl Database {
             .busy_timeout(Duration::from_secs(30))
             .foreign_keys(true)
             .pragma("temp_store", "memory")
-            .pragma("cache_size", "-32000");
+            .pragma("cache_size", "-8000");
         let synchronous = match options.sqlite_durability {
             SqliteDurability::Full => SqliteSynchronous::Full,
             SqliteDurability::Normal => SqliteSynchronous::Normal,
@@ -269,15 +269,58 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-/// A value bound to a placeholder.
+/// A value bound to a placeholder. NULLs keep their type: PostgreSQL
+/// refuses a text NULL for a `bigint` column.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
-    Null,
+    Null(NullType),
     Int(i64),
     Float(f64),
     Text(String),
     Bool(bool),
     Bytes(Vec<u8>),
+}
+
+/// The type of a NULL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NullType {
+    Int,
+    Float,
+    Text,
+    Bool,
+    Bytes,
+}
+
+/// A type whose NULL has a database type.
+pub trait Nullable {
+    const NULL: NullType;
+}
+impl Nullable for i64 {
+    const NULL: NullType = NullType::Int;
+}
+impl Nullable for i32 {
+    const NULL: NullType = NullType::Int;
+}
+impl Nullable for u32 {
+    const NULL: NullType = NullType::Int;
+}
+impl Nullable for f64 {
+    const NULL: NullType = NullType::Float;
+}
+impl Nullable for bool {
+    const NULL: NullType = NullType::Bool;
+}
+impl Nullable for String {
+    const NULL: NullType = NullType::Text;
+}
+impl Nullable for &str {
+    const NULL: NullType = NullType::Text;
+}
+impl Nullable for &String {
+    const NULL: NullType = NullType::Text;
+}
+impl Nullable for Vec<u8> {
+    const NULL: NullType = NullType::Bytes;
 }
 
 impl From<i64> for Value {
@@ -325,9 +368,9 @@ impl From<Vec<u8>> for Value {
         Value::Bytes(v)
     }
 }
-impl<T: Into<Value>> From<Option<T>> for Value {
+impl<T: Into<Value> + Nullable> From<Option<T>> for Value {
     fn from(v: Option<T>) -> Self {
-        v.map_or(Value::Null, Into::into)
+        v.map_or(Value::Null(T::NULL), Into::into)
     }
 }
 
@@ -360,7 +403,7 @@ impl Sql {
         let mut query = sqlx::query(AssertSqlSafe(self.text.clone()));
         for arg in &self.args {
             query = match arg {
-                Value::Null => query.bind(None::<i64>),
+                Value::Null(_) => query.bind(None::<i64>),
                 Value::Int(v) => query.bind(*v),
                 Value::Float(v) => query.bind(*v),
                 Value::Text(v) => query.bind(v.clone()),
@@ -375,7 +418,11 @@ impl Sql {
         let mut query = sqlx::query(AssertSqlSafe(self.text.clone()));
         for arg in &self.args {
             query = match arg {
-                Value::Null => query.bind(None::<String>),
+                Value::Null(NullType::Int) => query.bind(None::<i64>),
+                Value::Null(NullType::Float) => query.bind(None::<f64>),
+                Value::Null(NullType::Text) => query.bind(None::<String>),
+                Value::Null(NullType::Bool) => query.bind(None::<bool>),
+                Value::Null(NullType::Bytes) => query.bind(None::<Vec<u8>>),
                 Value::Int(v) => query.bind(*v),
                 Value::Float(v) => query.bind(*v),
                 Value::Text(v) => query.bind(v.clone()),

@@ -7,6 +7,7 @@
 //! own tables through [`db`].
 
 pub mod blob;
+pub mod commands;
 pub mod db;
 mod error;
 pub mod log;

@@ -85,6 +85,15 @@ impl TestDb {
         TestDb { url, _dir: None }
     }
 
+    /// Another handle on an existing test database (a second server on the
+    /// same database); it deletes nothing when dropped.
+    pub fn shared(url: &str) -> TestDb {
+        TestDb {
+            url: url.to_owned(),
+            _dir: None,
+        }
+    }
+
     pub fn url(&self) -> &str {
         &self.url
     }

@@ -113,6 +113,17 @@ async fn a_stream_reads_back_in_order_with_its_metadata() {
         positions, landed,
         "append reports the positions the events got"
     );
+    let picked = log
+        .read_positions(&[positions[2], positions[0], 999_999])
+        .await
+        .unwrap();
+    let picked: Vec<i64> = picked.iter().map(|e| e.position).collect();
+    assert_eq!(
+        picked,
+        vec![positions[0], positions[2]],
+        "read_positions returns the events that exist, in order"
+    );
+    assert!(log.read_positions(&[]).await.unwrap().is_empty());
 }
 
 #[tokio::test]

@@ -21,7 +21,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use api::app::Application;
-use api::config::{RateLimit, Settings, StorageSettings};
 use api::state::AppState;
 use chrono::Utc;
 use domain::events::EventMetadata;
@@ -30,8 +29,7 @@ use domain::tenancy::{Environment, Scope};
 use domain::xapi::XapiVersion;
 use domain::xapi::statement::{PrepareContext, prepare_post};
 use serde_json::{Value, json};
-use store::blob::BlobConfig;
-use store::db::{Database, DbOptions, SqliteDurability};
+use store::db::{Database, SqliteDurability};
 use store::log::{EventLog, ExpectedVersion, NewEvent, StreamAppend};
 use store::testing::TestDb;
 use uuid::Uuid;
@@ -124,26 +122,12 @@ struct Server {
 
 async fn serve(database_url: &str) -> Server {
     let blobs = tempfile::tempdir().unwrap();
-    let settings = Settings {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        public_url: "http://127.0.0.1".into(),
-        storage: StorageSettings {
-            database_url: database_url.to_owned(),
-            db: DbOptions {
-                max_connections: 16,
-                sqlite_durability: SqliteDurability::Full,
-                ..DbOptions::default()
-            },
-            blobs: BlobConfig::Local {
-                root: blobs.path().to_owned(),
-            },
-        },
-        rate_limit: RateLimit {
-            per_second: 0,
-            burst: 1,
-        },
-        consistency_timeout: Duration::from_secs(60),
-    };
+    let mut settings = e2e::test_settings(database_url, blobs.path());
+    settings.storage.db.max_connections = 16;
+    settings.storage.db.sqlite_durability = SqliteDurability::Full;
+    settings.consistency_timeout = Duration::from_secs(60);
+    // Statements only: no webhook endpoints exist.
+    settings.webhooks.dispatch = false;
     let app = Application::build(settings).await.unwrap();
     let address = format!("http://{}", app.local_addr());
     let state = app.state().clone();

@@ -54,7 +54,7 @@ async fn an_unreadable_event_makes_the_server_not_ready_and_says_where() {
         .last()
         .unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    // Every projection meets the event; wait for the workspaces one to say so.
+    // Every projection meets the event; wait for the one this test reads.
     let ready = loop {
         let response = app.client.get(app.url("/readyz")).send().await.unwrap();
         if response.status() == 503 {

@@ -2,9 +2,12 @@
 //! per test (SQLite, or PostgreSQL when `TEST_DATABASE_URL` is set).
 
 mod api_keys;
+mod browser_cmi;
+mod browser_player;
 mod errors;
 mod events;
 mod health;
+mod import;
 mod lrs;
 mod lrs_access;
 mod lrs_documents;
@@ -12,4 +15,6 @@ mod lrs_forwarding;
 mod lrs_views;
 mod openapi;
 mod process;
+mod runtime;
 mod tenancy;
+mod webhooks;

@@ -215,6 +215,14 @@ async fn bad_settings_end_the_process_with_one_line() {
             "blob store url",
         ),
         (&[("ALLURECONNECT_PUBLIC_URL", "ftp://x")], "public url"),
+        (
+            &[("ALLURECONNECT_WEBHOOKS_RETRY_SCALE", "0")],
+            "webhooks retry scale",
+        ),
+        (
+            &[("ALLURECONNECT_WEBHOOKS_ALLOW_PRIVATE_TARGETS", "maybe")],
+            "webhooks-allow-private-targets",
+        ),
     ];
     for (vars, expected) in cases {
         let mut command = f.env.command(&["serve"]);
@@ -272,6 +280,129 @@ async fn replay_all_rebuilds_the_views_the_server_built() {
         }
     }
     let key = a["live_key"].as_str().unwrap();
+    // Courses too: an import, a failed import, a second version, an update, a delete.
+    for (id, package) in [
+        ("r-course", e2e::packages::scorm12()),
+        ("r-course", e2e::packages::scorm2004(2)),
+        ("r-other", e2e::packages::cmi5()),
+        ("r-bad", b"not a zip".to_vec()),
+    ] {
+        let status = client
+            .post(format!("{}/api/v1/courses?course_id={id}", server.address))
+            .bearer_auth(key)
+            .header("content-type", "application/zip")
+            .body(package)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert!(status == 201 || status == 422, "{id}: {status}");
+    }
+    let patched = client
+        .patch(format!("{}/api/v1/courses/r-course", server.address))
+        .bearer_auth(key)
+        .json(&serde_json::json!({"tags": ["replayed"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), 200);
+    let deleted = client
+        .delete(format!("{}/api/v1/courses/r-other", server.address))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    // A registration with a runtime session: deliveries, batches, a refusal.
+    let registered = client
+        .post(format!("{}/api/v1/registrations", server.address))
+        .bearer_auth(key)
+        .json(&serde_json::json!({"registration_id": "r-replay", "course_id": "r-course", "learner": {"id": "l1"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), 201);
+    let link: Value = client
+        .post(format!(
+            "{}/api/v1/registrations/r-replay/launch-link",
+            server.address
+        ))
+        .bearer_auth(key)
+        .json(&serde_json::json!({"expiry_seconds": 600}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let launch_token = link["launch_url"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let session: Value = client
+        .post(format!("{}/runtime/sessions", server.content))
+        .json(&serde_json::json!({"launch_token": launch_token}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = session["session_token"].as_str().unwrap();
+    let runtime = |path: &str| format!("{}/runtime/{token}/{path}", server.content);
+    let deliver = client
+        .post(runtime("deliver"))
+        .json(&serde_json::json!({"activity_id": "i1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deliver.status(), 200);
+    let calls = serde_json::json!([
+        {"seq": 0, "fn": "Initialize", "arg": "", "result": "true", "error": 0},
+        {"seq": 1, "fn": "SetValue", "element": "cmi.location", "value": "p3", "result": "true", "error": 0},
+        {"seq": 2, "fn": "SetValue", "element": "cmi.score.scaled", "value": "0.5", "result": "true", "error": 0},
+        {"seq": 3, "fn": "GetValue", "element": "cmi.location", "result": "p3", "error": 0},
+        {"seq": 4, "fn": "Commit", "arg": "", "result": "true", "error": 0}
+    ]);
+    let committed = client
+        .post(runtime("commit"))
+        .json(&serde_json::json!({"batch": 1, "activity_id": "i1", "calls": calls}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(committed.status(), 200);
+    // The course's latest version is SCORM 2004: the sequencer decides.
+    let terminated = client
+        .post(runtime("commit"))
+        .json(&serde_json::json!({"batch": 2, "activity_id": "i1", "final": true, "calls": [
+            {"seq": 5, "fn": "SetValue", "element": "cmi.success_status", "value": "passed", "result": "true", "error": 0},
+            {"seq": 6, "fn": "SetValue", "element": "adl.nav.request", "value": "continue", "result": "true", "error": 0},
+            {"seq": 7, "fn": "Terminate", "arg": "", "result": "true", "error": 0}
+        ]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(terminated.status(), 200);
+    let navigation: Value = client
+        .post(runtime("navigate"))
+        .json(&serde_json::json!({"request": "auto"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(navigation["deliver"], "i2", "{navigation}");
+    let refused = client
+        .post(runtime("commit"))
+        .json(&serde_json::json!({"batch": 5, "activity_id": "i1", "calls": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 409);
     let to_revoke = client
         .post(format!("{}/api/v1/api-keys", server.address))
         .bearer_auth(key)
@@ -342,4 +473,80 @@ async fn replay_all_rebuilds_the_views_the_server_built() {
     assert!(!unknown.status.success());
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no projection named"));
     db.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_imports_a_package() {
+    let f = fixture().await;
+    let ws = create_workspace(&f.env, "CLI import").await;
+    let workspace = ws["workspace_id"].as_str().unwrap();
+    let package = f.dir.path().join("course.zip");
+    std::fs::write(&package, e2e::packages::scorm2004(2)).unwrap();
+    let out = f
+        .env
+        .run(&[
+            "import",
+            package.to_str().unwrap(),
+            "--workspace",
+            workspace,
+            "--course-id",
+            "from-cli",
+            "--title",
+            "CLI Course",
+        ])
+        .await;
+    let result: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(result["status"], "complete", "{result}");
+    assert_eq!(result["version"], 1);
+
+    // A refused package: a non-zero exit, the reason on both streams.
+    let bad = f.dir.path().join("bad.zip");
+    std::fs::write(&bad, b"not a zip").unwrap();
+    let output = f
+        .env
+        .command(&["import", bad.to_str().unwrap(), "--workspace", workspace])
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let result: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(result["error"]["code"], "not_a_zip");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not_a_zip"));
+    let unknown = f
+        .env
+        .command(&[
+            "import",
+            package.to_str().unwrap(),
+            "--workspace",
+            &uuid::Uuid::new_v4().to_string(),
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no workspace"));
+
+    // The server shows the course.
+    let server = f.env.serve(&f.dir.path().join("server.log")).await;
+    let client = reqwest::Client::new();
+    let key = ws["live_key"].as_str().unwrap();
+    wait_for_key(&client, &server.address, key).await;
+    // The courses view of a fresh process catches up after the key works.
+    let mut course = Value::Null;
+    for _ in 0..200 {
+        let response = client
+            .get(format!("{}/api/v1/courses/from-cli", server.address))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap();
+        if response.status() == 200 {
+            course = response.json().await.unwrap();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(course["title"], "CLI Course");
+    assert_eq!(course["standard"], "scorm2004");
+    server.terminate().await;
 }

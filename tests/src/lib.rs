@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use api::app::Application;
-use api::config::{RateLimit, Settings, StorageSettings};
+use api::config::{RateLimit, Settings, StorageSettings, WebhookSettings};
 use api::state::AppState;
 use reqwest::{Client, Response};
 use serde_json::Value;
@@ -16,7 +16,10 @@ use store::db::DbOptions;
 use store::testing::TestDb;
 use tokio::sync::oneshot;
 
+pub mod browser;
+pub mod packages;
 pub mod process;
+pub mod receiver;
 
 /// Installs the TLS crypto provider reqwest needs (once per process).
 pub fn init() {
@@ -27,6 +30,8 @@ pub fn init() {
 /// A running server for one test.
 pub struct TestApp {
     pub address: String,
+    /// The content origin (player, course files).
+    pub content: String,
     pub client: Client,
     pub state: AppState,
     pub db: TestDb,
@@ -34,6 +39,57 @@ pub struct TestApp {
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     _blobs: tempfile::TempDir,
+}
+
+/// The settings of a test server on `database_url`, with its blobs and data
+/// under `dir`: loopback listeners on port 0, no rate limit, private
+/// webhook targets allowed.
+pub fn test_settings(database_url: &str, dir: &std::path::Path) -> Settings {
+    Settings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        public_url: "http://127.0.0.1".into(),
+        content_listen: "127.0.0.1:0".parse().unwrap(),
+        player: player::PlayerSettings {
+            content_url: String::new(),
+            consistency_timeout: Duration::from_secs(10),
+            ..player::PlayerSettings::default()
+        },
+        launch_keys: Some(format!("test:{}", "A".repeat(43))),
+        data_dir: dir.join("data"),
+        storage: StorageSettings {
+            database_url: database_url.to_owned(),
+            db: DbOptions {
+                max_connections: 8,
+                ..DbOptions::default()
+            },
+            blobs: BlobConfig::Local {
+                root: dir.join("blobs"),
+            },
+        },
+        import: api::import::ImportSettings {
+            allow_private_urls: true,
+            ..api::import::ImportSettings::default()
+        },
+        rate_limit: RateLimit {
+            per_second: 0,
+            burst: 1,
+        },
+        consistency_timeout: Duration::from_secs(10),
+        // Tests send webhooks to receivers on 127.0.0.1.
+        webhooks: WebhookSettings {
+            allow_private_targets: true,
+            ..WebhookSettings::default()
+        },
+    }
+}
+
+/// A server [`TestApp::start`] started.
+struct Started {
+    address: String,
+    content: String,
+    state: AppState,
+    stop: oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
 /// A workspace and its first keys.
@@ -52,75 +108,54 @@ impl TestApp {
     /// Spawns with settings adjusted by `adjust`.
     pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         init();
-        let db = TestDb::new().await;
+        TestApp::spawn_on(TestDb::new().await, adjust).await
+    }
+
+    /// Spawns on `db` (for instance a second server on another's database).
+    pub async fn spawn_on(db: TestDb, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+        init();
         let blobs = tempfile::tempdir().expect("failed to create the blob dir");
-        let mut settings = Settings {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            public_url: "http://127.0.0.1".into(),
-            storage: StorageSettings {
-                database_url: db.url().to_owned(),
-                db: DbOptions {
-                    max_connections: 8,
-                    ..DbOptions::default()
-                },
-                blobs: BlobConfig::Local {
-                    root: blobs.path().join("blobs"),
-                },
-            },
-            rate_limit: RateLimit {
-                per_second: 0,
-                burst: 1,
-            },
-            consistency_timeout: Duration::from_secs(10),
-        };
+        let mut settings = test_settings(db.url(), blobs.path());
         adjust(&mut settings);
-        let (address, state, stop, server) = TestApp::start(settings.clone()).await;
+        let started = TestApp::start(settings.clone()).await;
         TestApp {
-            address,
+            address: started.address,
+            content: started.content,
             client: Client::new(),
-            state,
+            state: started.state,
             db,
             settings,
-            stop: Some(stop),
-            server: Some(server),
+            stop: Some(started.stop),
+            server: Some(started.server),
             _blobs: blobs,
         }
     }
 
-    #[allow(clippy::type_complexity)]
-    async fn start(
-        settings: Settings,
-    ) -> (
-        String,
-        AppState,
-        oneshot::Sender<()>,
-        tokio::task::JoinHandle<anyhow::Result<()>>,
-    ) {
+    async fn start(settings: Settings) -> Started {
         let app = Application::build(settings)
             .await
             .expect("failed to build the application");
         let address = format!("http://{}", app.local_addr());
+        let content = format!("http://{}", app.content_addr());
         let state = app.state().clone();
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(app.run_until_stopped(async move {
             let _ = stopped.await;
         }));
-        (address, state, stop, server)
+        Started {
+            address,
+            content,
+            state,
+            stop,
+            server,
+        }
     }
 
     /// Stops the server gracefully, keeping its database and blobs (for work
     /// that must not run beside it, like a replay on PostgreSQL, whose
     /// projection locks the running server holds).
     pub async fn halt(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(server) = self.server.take() {
-            server
-                .await
-                .expect("server task panicked")
-                .expect("server failed");
-        }
+        self.shutdown().await;
     }
 
     /// Where the server keeps its data.
@@ -132,11 +167,12 @@ impl TestApp {
     /// same database and blob store (on a new port).
     pub async fn restart(mut self) -> TestApp {
         self.halt().await;
-        let (address, state, stop, server) = TestApp::start(self.settings.clone()).await;
-        self.address = address;
-        self.state = state;
-        self.stop = Some(stop);
-        self.server = Some(server);
+        let started = TestApp::start(self.settings.clone()).await;
+        self.address = started.address;
+        self.content = started.content;
+        self.state = started.state;
+        self.stop = Some(started.stop);
+        self.server = Some(started.server);
         self
     }
 
@@ -144,8 +180,19 @@ impl TestApp {
         self.address.trim_start_matches("http://").parse().unwrap()
     }
 
+    /// Stops the server and hands back its database, for a look at what it
+    /// left behind.
+    pub async fn stop_keeping_db(mut self) -> TestDb {
+        self.shutdown().await;
+        std::mem::replace(&mut self.db, TestDb::shared(""))
+    }
+
     /// Stops the server gracefully and waits for it.
     pub async fn stop(mut self) {
+        self.shutdown().await;
+    }
+
+    async fn shutdown(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -243,8 +290,141 @@ impl TestApp {
         self.delete(key, &format!("/api/v1/api-keys/{id}")).await
     }
 
+    /// `POST /api/v1/courses` with a ZIP body.
+    pub async fn upload(&self, key: &str, course_id: &str, zip: Vec<u8>) -> Response {
+        self.client
+            .post(self.url(&format!("/api/v1/courses?course_id={course_id}")))
+            .bearer_auth(key)
+            .header("content-type", "application/zip")
+            .body(zip)
+            .send()
+            .await
+            .expect("request failed")
+    }
+
+    /// Uploads and waits for the import to end; returns the import.
+    pub async fn import(&self, key: &str, course_id: &str, zip: Vec<u8>) -> Value {
+        let response = self.upload(key, course_id, zip).await;
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.expect("the upload answer is JSON");
+        assert!(
+            matches!(status, 201 | 202 | 422),
+            "upload answered {status}: {body}"
+        );
+        self.wait_import(key, body["import_id"].as_str().expect("an import id"))
+            .await
+    }
+
+    /// Polls an import until it is complete or failed.
+    pub async fn wait_import(&self, key: &str, import_id: &str) -> Value {
+        for _ in 0..600 {
+            let import = json(
+                self.get(key, &format!("/api/v1/imports/{import_id}")).await,
+                200,
+            )
+            .await;
+            if import["status"] != "running" {
+                return import;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("import {import_id} never ended");
+    }
+
+    /// GETs `path` until `ready` holds for its JSON (views catch up with
+    /// writes that return no position), for 10 s at most.
+    pub async fn eventually(&self, key: &str, path: &str, ready: impl Fn(&Value) -> bool) -> Value {
+        let mut last = Value::Null;
+        for _ in 0..200 {
+            last = json(self.get(key, path).await, 200).await;
+            if ready(&last) {
+                return last;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{path} never got there: {last}");
+    }
+
+    pub async fn course(&self, key: &str, id: &str) -> Response {
+        self.get(key, &format!("/api/v1/courses/{id}")).await
+    }
+
     pub async fn events(&self, key: &str, after: i64, limit: u32) -> Response {
         self.get(key, &format!("/api/v1/events?after={after}&limit={limit}"))
+            .await
+    }
+
+    pub async fn patch(&self, key: &str, path: &str, body: &Value) -> Response {
+        self.client
+            .patch(self.url(path))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .await
+            .expect("request failed")
+    }
+
+    /// `POST` without a body.
+    pub async fn post_empty(&self, key: &str, path: &str) -> Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(key)
+            .send()
+            .await
+            .expect("request failed")
+    }
+
+    pub async fn create_webhook(&self, key: &str, body: &Value) -> Response {
+        self.post(key, "/api/v1/webhooks", body).await
+    }
+
+    pub async fn webhooks(&self, key: &str) -> Response {
+        self.get(key, "/api/v1/webhooks").await
+    }
+
+    pub async fn webhook(&self, key: &str, id: &str) -> Response {
+        self.get(key, &format!("/api/v1/webhooks/{id}")).await
+    }
+
+    pub async fn update_webhook(&self, key: &str, id: &str, body: &Value) -> Response {
+        self.patch(key, &format!("/api/v1/webhooks/{id}"), body)
+            .await
+    }
+
+    pub async fn delete_webhook(&self, key: &str, id: &str) -> Response {
+        self.delete(key, &format!("/api/v1/webhooks/{id}")).await
+    }
+
+    pub async fn rotate_webhook_secret(&self, key: &str, id: &str, body: &Value) -> Response {
+        self.post(key, &format!("/api/v1/webhooks/{id}/rotate-secret"), body)
+            .await
+    }
+
+    pub async fn test_webhook(&self, key: &str, id: &str) -> Response {
+        self.post_empty(key, &format!("/api/v1/webhooks/{id}/test"))
+            .await
+    }
+
+    pub async fn webhook_deliveries(&self, key: &str, id: &str) -> Response {
+        self.get(key, &format!("/api/v1/webhooks/{id}/deliveries?limit=500"))
+            .await
+    }
+
+    pub async fn redeliver(&self, key: &str, delivery_id: &str) -> Response {
+        self.post_empty(
+            key,
+            &format!("/api/v1/webhooks/deliveries/{delivery_id}/redeliver"),
+        )
+        .await
+    }
+
+    pub async fn replay_webhook(&self, key: &str, id: &str, from: &str, to: &str) -> Response {
+        let query = format!(
+            "from={}&to={}",
+            from.replace('+', "%2B"),
+            to.replace('+', "%2B")
+        );
+        self.post_empty(key, &format!("/api/v1/webhooks/{id}/replay?{query}"))
             .await
     }
 

@@ -54,11 +54,22 @@ impl ProcessEnv {
 
     /// Starts `serve` on a free port and waits for `/healthz`.
     pub async fn serve(&self, log: &Path) -> Server {
+        self.serve_with(log, &[]).await
+    }
+
+    /// Like [`serve`](Self::serve), with more environment variables.
+    pub async fn serve_with(&self, log: &Path, vars: &[(&str, &str)]) -> Server {
         let port = free_port();
+        let content_port = free_port();
         let log_file = std::fs::File::create(log).unwrap();
-        let child = self
-            .command(&["serve"])
+        let mut command = self.command(&["serve"]);
+        command.envs(vars.iter().copied());
+        let child = command
             .env("ALLURECONNECT_LISTEN", format!("127.0.0.1:{port}"))
+            .env(
+                "ALLURECONNECT_CONTENT_LISTEN",
+                format!("127.0.0.1:{content_port}"),
+            )
             .env("ALLURECONNECT_RATE_LIMIT", "0")
             .stdout(Stdio::null())
             .stderr(log_file)
@@ -80,13 +91,19 @@ impl ProcessEnv {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Server { child, address }
+        Server {
+            child,
+            address,
+            content: format!("http://127.0.0.1:{content_port}"),
+        }
     }
 }
 
 pub struct Server {
     pub child: Child,
     pub address: String,
+    /// The content origin (player, runtime, course files).
+    pub content: String,
 }
 
 impl Server {

@@ -40,7 +40,7 @@ use store::blob::BlobStore;
 use store::log::{AppendError, Checkpoint, EventLog, ExpectedVersion, NewEvent, StreamAppend};
 use uuid::Uuid;
 
-use crate::commands::{CommandError, Commands};
+use store::commands::{CommandError, Commands};
 
 /// How often a write is decided again after losing a race for its streams.
 const RETRIES: usize = 4;

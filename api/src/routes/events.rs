@@ -58,9 +58,11 @@ pub struct EventPage {
 }
 
 fn body(event: RecordedEvent) -> Result<EventBody, ApiError> {
-    let data: serde_json::Value = serde_json::from_str(&event.payload).map_err(|e| {
+    let mut data: serde_json::Value = serde_json::from_str(&event.payload).map_err(|e| {
         ApiError::internal(anyhow::anyhow!("event {} payload: {e}", event.position))
     })?;
+    // Webhook secrets are shown once, in the answer that made them.
+    domain::webhook::redact_secrets(&event.event_type, &mut data);
     // Payloads are stored tagged with their type ({"ApiKeyCreated": {...}});
     // the type is already in `type`.
     let data = match data {

@@ -1,10 +1,14 @@
 //! HTTP routes. Handlers extract, convert, execute: no SQL, no rules.
 
 pub mod api_keys;
+pub mod courses;
 pub mod events;
 pub mod health;
+pub mod imports;
 pub mod lrs_credentials;
 pub mod lrs_forwarding;
+pub mod registrations;
+pub mod webhooks;
 pub mod workspace;
 pub mod xapi;
 
@@ -78,6 +82,48 @@ pub fn api_v1() -> OpenApiRouter<AppState> {
         .routes(routes!(api_keys::list_api_keys, api_keys::create_api_key))
         .routes(routes!(api_keys::get_api_key, api_keys::revoke_api_key))
         .routes(routes!(events::list_events))
+        // Uploads stream to disk with their own limit (max_upload), not
+        // the JSON body limit.
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(courses::upload_course, courses::list_courses))
+                .layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .routes(routes!(courses::import_from_url))
+        .routes(routes!(
+            courses::get_course,
+            courses::update_course,
+            courses::delete_course
+        ))
+        .routes(routes!(courses::list_files))
+        .routes(routes!(courses::download_package))
+        .routes(routes!(imports::get_import))
+        .routes(routes!(
+            registrations::create_registration,
+            registrations::list_registrations
+        ))
+        .routes(routes!(
+            registrations::get_registration,
+            registrations::delete_registration
+        ))
+        .routes(routes!(registrations::reset_registration))
+        .routes(routes!(registrations::launch_link))
+        .routes(routes!(registrations::launches))
+        .routes(routes!(registrations::progress))
+        .routes(routes!(registrations::runtime_log))
+        .routes(routes!(registrations::sequencing))
+        .routes(routes!(webhooks::list_event_types))
+        .routes(routes!(webhooks::list_webhooks, webhooks::create_webhook))
+        .routes(routes!(
+            webhooks::get_webhook,
+            webhooks::update_webhook,
+            webhooks::delete_webhook
+        ))
+        .routes(routes!(webhooks::rotate_secret))
+        .routes(routes!(webhooks::test_webhook))
+        .routes(routes!(webhooks::list_deliveries))
+        .routes(routes!(webhooks::redeliver))
+        .routes(routes!(webhooks::replay))
         .routes(routes!(
             lrs_credentials::list_lrs_credentials,
             lrs_credentials::create_lrs_credential

@@ -39,9 +39,9 @@ pub use error::{CmiError, LaunchError, error_string};
 pub use js::js_model;
 pub use model::{Access, Collection, Element, Group, Model};
 pub use session::{
-    ApiCall, CallOutcome, Credit, LaunchContext, LmsComment, Mode, NavValidity, RecordedCall,
-    ReplayMismatch, RuntimeData, RuntimeSession, RuntimeSummary, Scorm12Policy, SessionState,
-    SharedDataBucket, Tristate, UnsetStatusAtFinish,
+    ApiCall, CallOutcome, Credit, LaunchContext, LmsComment, Mode, NavValidity, ObjectiveSeed,
+    RecordedCall, ReplayMismatch, RuntimeData, RuntimeSession, RuntimeSummary, Scorm12Policy,
+    SessionState, SharedDataBucket, Tristate, UnsetStatusAtFinish,
 };
 pub use time::{IsoDuration, TimeError, Timespan12};
 

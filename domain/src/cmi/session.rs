@@ -107,6 +107,36 @@ pub struct NavValidity {
     pub jump: BTreeMap<String, Tristate>,
 }
 
+/// The starting values of a `cmi.objectives.n` record the LMS creates from
+/// the manifest, in the data model's vocabulary; `None` leaves the
+/// element's default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectiveSeed {
+    /// The objective's id.
+    pub id: String,
+    /// `success_status`: `passed` or `failed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub success_status: Option<String>,
+    /// `completion_status`: `completed` or `incomplete`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_status: Option<String>,
+    /// `score.scaled`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score_scaled: Option<String>,
+    /// `score.raw`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score_raw: Option<String>,
+    /// `score.min`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score_min: Option<String>,
+    /// `score.max`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score_max: Option<String>,
+    /// `progress_measure`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress_measure: Option<String>,
+}
+
 /// A comment the LMS shows the learner (`cmi.comments_from_lms`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LmsComment {
@@ -209,6 +239,11 @@ pub struct LaunchContext {
     /// record unless the prior data has it already.
     #[serde(default)]
     pub objective_ids: Vec<String>,
+    /// What the sequencer knows of those objectives when the record is
+    /// created (SCORM 2004: local objectives read through their objective
+    /// maps, so a SCO sees a shared objective another SCO satisfied).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub objective_status: Vec<ObjectiveSeed>,
     /// The learner's stored preferences, by element name inside
     /// `cmi.student_preference` (1.2) or `cmi.learner_preference` (2004):
     /// `audio`, `language`, `speed`, `text` / `audio_level`, `language`,
@@ -267,6 +302,7 @@ impl LaunchContext {
             max_time_allowed: None,
             time_limit_action: None,
             objective_ids: Vec::new(),
+            objective_status: Vec::new(),
             learner_preferences: BTreeMap::new(),
             comments_from_lms: Vec::new(),
             shared_data: Vec::new(),
@@ -420,6 +456,10 @@ pub struct RecordedCall {
     /// The value was kept although it exceeds a smallest permitted maximum.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub spm_exceeded: bool,
+    /// The host failed this call (a `Commit` or `Terminate` whose data could
+    /// not reach the server): replay it under [`RuntimeSession::set_host_failure`].
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub host_failure: bool,
 }
 
 /// A replayed call whose outcome differs from the recorded one.
@@ -614,7 +654,12 @@ impl RuntimeSession {
         let mut launch = launch_values(&context, &checker)?;
         let shared = shared_data(&context, &checker)?;
         let (mut data, entry) = restore(&context, model)?;
-        add_manifest_objectives(&mut data, &context.objective_ids, &checker)?;
+        add_manifest_objectives(
+            &mut data,
+            &context.objective_ids,
+            &context.objective_status,
+            &checker,
+        )?;
         for (name, value) in &context.learner_preferences {
             let path = format!("{}.{name}", names.preferences);
             if model.element(&path, version).is_none() {
@@ -884,7 +929,10 @@ impl RuntimeSession {
     /// A [`ReplayMismatch`] when the result or error code differs; the call
     /// has still been applied here.
     pub fn replay(&mut self, recorded: &RecordedCall) -> Result<(), ReplayMismatch> {
+        let failing = self.host_failure;
+        self.host_failure = recorded.host_failure;
         let outcome = self.apply(&recorded.call);
+        self.host_failure = failing;
         let error = self.last_code();
         if outcome.result == recorded.result && error == recorded.error {
             Ok(())
@@ -1053,6 +1101,7 @@ impl RuntimeSession {
                 error: error.map_or(0, |e| e.code(self.version)),
                 diagnostic,
                 spm_exceeded,
+                host_failure: self.host_failure,
             });
             self.next_seq += 1;
         }
@@ -1756,6 +1805,7 @@ fn shared_data(
 fn add_manifest_objectives(
     data: &mut RuntimeData,
     ids: &[String],
+    seeds: &[ObjectiveSeed],
     checker: &Checker,
 ) -> Result<(), LaunchError> {
     for (position, id) in ids.iter().enumerate() {
@@ -1772,6 +1822,24 @@ fn add_manifest_objectives(
             data.values
                 .insert(format!("cmi.objectives.{count}.id"), id.clone());
             data.counts.insert("cmi.objectives".to_owned(), count + 1);
+            if let Some(seed) = seeds.iter().find(|seed| seed.id == *id) {
+                let values = [
+                    ("success_status", &seed.success_status),
+                    ("completion_status", &seed.completion_status),
+                    ("score.scaled", &seed.score_scaled),
+                    ("score.raw", &seed.score_raw),
+                    ("score.min", &seed.score_min),
+                    ("score.max", &seed.score_max),
+                    ("progress_measure", &seed.progress_measure),
+                ];
+                for (element, value) in values {
+                    if let Some(value) = value {
+                        checker.check(&format!("cmi.objectives.n.{element}"), value)?;
+                        data.values
+                            .insert(format!("cmi.objectives.{count}.{element}"), value.clone());
+                    }
+                }
+            }
         }
     }
     Ok(())
@@ -2362,6 +2430,7 @@ mod tests {
             error: 0,
             diagnostic: None,
             spm_exceeded: false,
+            host_failure: false,
         };
         let mismatch = server.replay(&forged).unwrap_err();
         assert_eq!((mismatch.seq, mismatch.actual_error), (99, 133));

@@ -1,4 +1,6 @@
-//! Blobs in a local directory: `<root>/<k[0..2]>/<k[2..4]>/<key>`.
+//! Blobs in a local directory: `<root>/<k[0..2]>/<key>`, 256 folders of
+//! however many blobs (creating and syncing a folder per blob, as a
+//! two-level layout does for small stores, costs more than the files).
 //!
 //! A put writes to `<root>/.tmp`, fsyncs, and renames into place, so a blob
 //! either exists whole or not at all, even across a crash.
@@ -32,9 +34,13 @@ impl LocalBlobs {
         })
     }
 
-    fn path_of(&self, key: &BlobKey) -> PathBuf {
+    pub(super) fn temp_dir(&self) -> PathBuf {
+        self.root.join(".tmp")
+    }
+
+    pub(super) fn path_of(&self, key: &BlobKey) -> PathBuf {
         let k = key.as_str();
-        self.root.join(&k[0..2]).join(&k[2..4]).join(k)
+        self.root.join(&k[0..2]).join(k)
     }
 
     pub(super) async fn put_stream<R: AsyncRead + Unpin + Send>(
@@ -66,6 +72,82 @@ impl LocalBlobs {
             let _ = tokio::fs::remove_file(&temp).await;
         }
         stored
+    }
+
+    /// Renames `path` (already hashed to `key`) into place, durably.
+    pub(super) async fn adopt_file(&self, path: &Path, key: &BlobKey) -> Result<(), StoreError> {
+        let target = self.path_of(key);
+        if tokio::fs::try_exists(&target).await? {
+            tokio::fs::remove_file(path).await?;
+            return Ok(());
+        }
+        let dir = target.parent().expect("a blob path has a parent");
+        tokio::fs::create_dir_all(dir).await?;
+        tokio::fs::File::open(path).await?.sync_all().await?;
+        match tokio::fs::rename(path, &target).await {
+            Ok(()) => {}
+            // Another filesystem: copy, then remove the original.
+            Err(e) if e.kind() == std::io::ErrorKind::CrossesDevices => {
+                tokio::fs::copy(path, &target).await?;
+                tokio::fs::File::open(&target).await?.sync_all().await?;
+                tokio::fs::remove_file(path).await?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        sync_dir(dir).await
+    }
+
+    /// Writes a blob from a synchronous reader, without syncing it: the
+    /// caller syncs the returned path (and its directory) later. Returns no
+    /// path when the blob already existed.
+    pub(super) fn put_unsynced(
+        &self,
+        reader: &mut dyn std::io::Read,
+        known_dirs: &mut std::collections::BTreeSet<PathBuf>,
+    ) -> Result<(super::BlobInfo, Option<PathBuf>), StoreError> {
+        use sha2::{Digest, Sha256};
+        use std::io::Write;
+        let temp = self.temp_dir().join(uuid::Uuid::new_v4().to_string());
+        let written = (|| {
+            let mut file =
+                std::io::BufWriter::with_capacity(256 * 1024, std::fs::File::create(&temp)?);
+            let mut hasher = Sha256::new();
+            let mut buffer = vec![0u8; 128 * 1024];
+            let mut size = 0u64;
+            loop {
+                let n = reader.read(&mut buffer)?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buffer[..n]);
+                file.write_all(&buffer[..n])?;
+                size += n as u64;
+            }
+            file.flush()?;
+            Ok::<_, std::io::Error>(super::BlobInfo {
+                key: BlobKey(hex::encode(hasher.finalize())),
+                size,
+            })
+        })();
+        let info = match written {
+            Ok(info) => info,
+            Err(err) => {
+                let _ = std::fs::remove_file(&temp);
+                return Err(err.into());
+            }
+        };
+        let target = self.path_of(&info.key);
+        if target.exists() {
+            std::fs::remove_file(&temp)?;
+            return Ok((info, None));
+        }
+        let dir = target.parent().expect("a blob path has a parent");
+        if !known_dirs.contains(dir) {
+            std::fs::create_dir_all(dir)?;
+            known_dirs.insert(dir.to_owned());
+        }
+        std::fs::rename(&temp, &target)?;
+        Ok((info, Some(target)))
     }
 
     pub(super) async fn get(
@@ -117,7 +199,7 @@ pub(super) fn clamp(range: RangeInclusive<u64>, size: u64) -> (u64, u64) {
     (start, end_exclusive.saturating_sub(start))
 }
 
-async fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+pub(super) async fn sync_dir(dir: &Path) -> Result<(), StoreError> {
     let dir = dir.to_owned();
     tokio::task::spawn_blocking(move || std::fs::File::open(&dir)?.sync_all())
         .await

@@ -6,6 +6,7 @@
 //! directory's temp area on the local backend, to a spool file for S3), never
 //! held in memory whole.
 
+mod batch;
 mod local;
 mod s3;
 
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+pub use batch::BlobBatch;
 pub use local::LocalBlobs;
 pub use s3::{S3Blobs, S3Config};
 
@@ -178,6 +180,33 @@ impl BlobStore {
     /// Stores bytes already in memory.
     pub async fn put_bytes(&self, bytes: &[u8]) -> Result<BlobInfo, StoreError> {
         self.put_stream(bytes).await
+    }
+
+    /// Starts a batch of puts from synchronous readers (for code running on
+    /// a blocking thread, such as ZIP extraction), made durable together by
+    /// [`BlobBatch::finish_blocking`].
+    pub fn batch(&self) -> BlobBatch {
+        BlobBatch::new(self.clone())
+    }
+
+    /// Moves a local file into the store under its content's key, without
+    /// copying it where the backend allows (the local directory on the same
+    /// filesystem); `info` must be the file's key and size.
+    pub async fn adopt_file(&self, path: &Path, info: &BlobInfo) -> Result<(), StoreError> {
+        match self {
+            BlobStore::Local(local) => local.adopt_file(path, &info.key).await,
+            BlobStore::S3(s3) => s3.upload_file(path, info).await,
+        }
+    }
+
+    /// A directory for temporary files next to the blobs (on the local
+    /// backend: the same filesystem, so [`adopt_file`](Self::adopt_file)
+    /// can rename instead of copy).
+    pub fn spool_dir(&self) -> PathBuf {
+        match self {
+            BlobStore::Local(local) => local.temp_dir(),
+            BlobStore::S3(s3) => s3.spool_dir(),
+        }
     }
 
     /// The whole blob, or `None` when there is no such blob.

@@ -107,6 +107,41 @@ impl S3Blobs {
         }
     }
 
+    pub(super) fn spool_dir(&self) -> PathBuf {
+        self.spool_dir.clone().unwrap_or_else(std::env::temp_dir)
+    }
+
+    /// Uploads a local file already hashed to `info` (and removes it).
+    pub(super) async fn upload_file(
+        &self,
+        path: &std::path::Path,
+        info: &BlobInfo,
+    ) -> Result<(), StoreError> {
+        if self.size(&info.key).await?.is_none() {
+            let object = self.object_key(&info.key);
+            if info.size <= MULTIPART_THRESHOLD {
+                let body = ByteStream::read_from()
+                    .path(path)
+                    .build()
+                    .await
+                    .map_err(|e| s3_error("reading the spool file", e))?;
+                self.client
+                    .put_object()
+                    .bucket(&self.bucket)
+                    .key(&object)
+                    .content_length(info.size as i64)
+                    .body(body)
+                    .send()
+                    .await
+                    .map_err(|e| s3_error("put_object", e))?;
+            } else {
+                self.put_multipart(&object, path, info.size).await?;
+            }
+        }
+        tokio::fs::remove_file(path).await?;
+        Ok(())
+    }
+
     pub(super) async fn put_stream<R: AsyncRead + Unpin + Send>(
         &self,
         reader: R,

@@ -250,6 +250,20 @@ impl EventLog {
         }
     }
 
+    /// The events at `positions` (those that exist), in position order.
+    pub async fn read_positions(
+        &self,
+        positions: &[i64],
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        if positions.is_empty() {
+            return Ok(vec![]);
+        }
+        match &*self.backend {
+            Backend::Sqlite(log) => log.read_positions(positions).await,
+            Backend::Postgres(log) => log.read_positions(positions).await,
+        }
+    }
+
     /// The checkpoint of the event at `position`, if there is one.
     pub async fn checkpoint_of(&self, position: i64) -> Result<Option<Checkpoint>, StoreError> {
         match &*self.backend {

@@ -230,6 +230,19 @@ impl PostgresLog {
         rows.iter().map(decode).collect()
     }
 
+    pub(super) async fn read_positions(
+        &self,
+        positions: &[i64],
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {SELECT_COLUMNS} FROM events WHERE position = ANY($1) ORDER BY position"
+        )))
+        .bind(positions)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(decode).collect()
+    }
+
     pub(super) async fn checkpoint_of(
         &self,
         position: i64,

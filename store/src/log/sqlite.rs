@@ -120,6 +120,28 @@ impl SqliteLog {
         rows.iter().map(decode).collect()
     }
 
+    pub(super) async fn read_positions(
+        &self,
+        positions: &[i64],
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let mut out = Vec::with_capacity(positions.len());
+        for chunk in positions.chunks(ROWS_PER_STATEMENT) {
+            let placeholders = vec!["?"; chunk.len()].join(",");
+            let mut query = sqlx::query(AssertSqlSafe(format!(
+                "SELECT {SELECT_COLUMNS} FROM events WHERE position IN ({placeholders}) ORDER BY position"
+            )));
+            for position in chunk {
+                query = query.bind(*position);
+            }
+            let rows = query.fetch_all(&self.reader).await?;
+            for row in &rows {
+                out.push(decode(row)?);
+            }
+        }
+        out.sort_unstable_by_key(|e| e.position);
+        Ok(out)
+    }
+
     pub(super) async fn checkpoint_of(
         &self,
         position: i64,

@@ -1,0 +1,1251 @@
+//! Registrations, their launches, progress, per-activity results and the
+//! runtime log (projection `registrations`).
+//!
+//! Progress rolls up the activities' summaries (each runtime batch carries
+//! the summary the server computed with `domain::cmi`): the registration
+//! is completed when every launchable activity is, passed when every one
+//! passed, failed when one failed; its score is the activity's score, or
+//! the mean of the scaled scores.
+
+pub mod sequencing;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use domain::cmi::{
+    ApiCall, LaunchContext, RecordedCall, RuntimeData, RuntimeSession, RuntimeSummary,
+};
+use domain::events::Event;
+use domain::registration::{LoggedCall, RegistrationEvent};
+use domain::tenancy::Scope;
+use serde::Deserialize;
+use store::StoreError;
+use store::db::{Database, Row, Tx, sql};
+
+use crate::runtime::{Envelope, Projection, ProjectionError};
+use crate::workspaces::timestamp;
+
+/// The projection. It keeps the runtime session of each live delivery in
+/// memory, to compute the activity's data after each batch without
+/// replaying the delivery from its start; a session it does not have (after
+/// a restart, during a replay) is rebuilt from the delivery's context and
+/// the runtime log, both in its own tables.
+#[derive(Default)]
+pub struct RegistrationsView {
+    live: Mutex<HashMap<String, LiveDelivery>>,
+}
+
+struct LiveDelivery {
+    delivery: i64,
+    runtime: RuntimeSession,
+    /// The highest `seq` replayed: a batch retried after a rollback is not
+    /// applied twice.
+    applied: Option<u64>,
+    pending: Vec<RecordedCall>,
+}
+
+/// The cache key of a session's delivery.
+fn live_key(k: &Key, session_id: &str) -> String {
+    format!(
+        "{}\u{1f}{}\u{1f}{}\u{1f}{}",
+        k.workspace, k.environment, k.registration, session_id
+    )
+}
+
+fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("view values serialise")
+}
+
+fn number(value: &Option<String>) -> Option<f64> {
+    value.as_deref().and_then(|v| v.parse().ok())
+}
+
+/// Seconds in a runtime summary's total time.
+fn seconds(summary: &RuntimeSummary) -> Option<f64> {
+    summary.total_time_centiseconds.map(|cs| cs as f64 / 100.0)
+}
+
+struct Key {
+    workspace: String,
+    environment: String,
+    registration: String,
+}
+
+fn key(envelope: &Envelope<'_>) -> Result<Key, ProjectionError> {
+    let metadata = &envelope.record.metadata;
+    let (Some(workspace), Some(environment)) = (metadata.workspace_id, metadata.environment) else {
+        return Err(ProjectionError::Inconsistent(
+            "registration event without a scope".into(),
+        ));
+    };
+    // The stream is registration:<ws>:<env>:<registration id>.
+    let registration = envelope
+        .record
+        .stream_id
+        .splitn(4, ':')
+        .nth(3)
+        .ok_or_else(|| {
+            ProjectionError::Inconsistent(format!("stream {}", envelope.record.stream_id))
+        })?
+        .to_owned();
+    Ok(Key {
+        workspace: workspace.to_string(),
+        environment: environment.to_string(),
+        registration,
+    })
+}
+
+#[async_trait::async_trait]
+impl Projection for RegistrationsView {
+    fn name(&self) -> &'static str {
+        "registrations"
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &[
+            "registrations",
+            "registration_progress",
+            "activity_results",
+            "launches",
+            "runtime_deliveries",
+            "runtime_log",
+            "registration_sequencing",
+            "sequencing_activities",
+            "sequencing_log",
+            "learner_globals",
+        ]
+    }
+
+    async fn apply(&self, tx: &mut Tx, envelope: &Envelope<'_>) -> Result<(), ProjectionError> {
+        let Event::Registration(event) = &envelope.event else {
+            return Ok(());
+        };
+        let k = key(envelope)?;
+        let position = envelope.record.position;
+        use RegistrationEvent as E;
+        match event.as_ref() {
+            E::RegistrationCreated {
+                course_id,
+                course_version,
+                activities,
+                learner,
+                tags,
+                at,
+                ..
+            } => {
+                let at = timestamp(at);
+                tx.execute(
+                    sql("INSERT INTO registrations (workspace_id, environment, registration_id, course_id, \
+                         course_version, activities, learner_id, first_name, last_name, email, tags, attempt, \
+                         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12, $12)")
+                    .bind(&k.workspace)
+                    .bind(&k.environment)
+                    .bind(&k.registration)
+                    .bind(course_id.as_str())
+                    .bind(i64::from(*course_version))
+                    .bind(json(activities))
+                    .bind(&learner.id)
+                    .bind(learner.first_name.clone())
+                    .bind(learner.last_name.clone())
+                    .bind(learner.email.clone())
+                    .bind(json(tags))
+                    .bind(&at),
+                )
+                .await?;
+                reset_progress(tx, &k, 1).await?;
+            }
+            E::RegistrationDeleted { at, .. } => {
+                tx.execute(
+                    sql("UPDATE registrations SET deleted_at = $4, updated_at = $4 \
+                         WHERE workspace_id = $1 AND environment = $2 AND registration_id = $3")
+                    .bind(&k.workspace)
+                    .bind(&k.environment)
+                    .bind(&k.registration)
+                    .bind(timestamp(at)),
+                )
+                .await?;
+            }
+            E::RegistrationReset { attempt, at, .. } => {
+                tx.execute(
+                    sql("UPDATE registrations SET attempt = $4, updated_at = $5 \
+                         WHERE workspace_id = $1 AND environment = $2 AND registration_id = $3")
+                    .bind(&k.workspace)
+                    .bind(&k.environment)
+                    .bind(&k.registration)
+                    .bind(i64::from(*attempt))
+                    .bind(timestamp(at)),
+                )
+                .await?;
+                tx.execute(
+                    sql(
+                        "DELETE FROM activity_results WHERE workspace_id = $1 AND environment = $2 \
+                         AND registration_id = $3",
+                    )
+                    .bind(&k.workspace)
+                    .bind(&k.environment)
+                    .bind(&k.registration),
+                )
+                .await?;
+                reset_progress(tx, &k, i64::from(*attempt)).await?;
+                for query in [
+                    "DELETE FROM registration_sequencing WHERE workspace_id = $1 AND environment = $2 \
+                     AND registration_id = $3",
+                    "DELETE FROM sequencing_activities WHERE workspace_id = $1 AND environment = $2 \
+                     AND registration_id = $3",
+                ] {
+                    tx.execute(
+                        sql(query)
+                            .bind(&k.workspace)
+                            .bind(&k.environment)
+                            .bind(&k.registration),
+                    )
+                    .await?;
+                }
+            }
+            E::SessionStarted {
+                session_id,
+                attempt,
+                resumed,
+                supersedes,
+                user_agent,
+                ip,
+                at,
+            } => {
+                let at = timestamp(at);
+                if let Some(old) = supersedes {
+                    tx.execute(
+                        sql("UPDATE launches SET superseded_at = $5 WHERE workspace_id = $1 AND environment = $2 \
+                             AND registration_id = $3 AND session_id = $4")
+                        .bind(&k.workspace)
+                        .bind(&k.environment)
+                        .bind(&k.registration)
+                        .bind(old)
+                        .bind(&at),
+                    )
+                    .await?;
+                }
+                tx.execute(
+                    sql("INSERT INTO launches (workspace_id, environment, registration_id, session_id, attempt, \
+                         resumed, user_agent, ip, started_at, last_seen_at, batches, refused_batches, measured_seconds) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, 0, 0, 0)")
+                    .bind(&k.workspace)
+                    .bind(&k.environment)
+                    .bind(&k.registration)
+                    .bind(session_id)
+                    .bind(i64::from(*attempt))
+                    .bind(*resumed)
+                    .bind(user_agent.clone())
+                    .bind(ip.clone())
+                    .bind(&at),
+                )
+                .await?;
+                touch(tx, &k, &at).await?;
+            }
+            E::ActivityDelivered {
+                session_id,
+                activity_id,
+                context,
+                at,
+            } => {
+                tx.execute(
+                    sql("INSERT INTO runtime_deliveries (workspace_id, environment, registration_id, session_id, \
+                         activity_id, delivery_position, context) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                         ON CONFLICT (workspace_id, environment, registration_id, session_id) DO UPDATE \
+                         SET activity_id = excluded.activity_id, delivery_position = excluded.delivery_position, \
+                         context = excluded.context")
+                    .bind(&k.workspace)
+                    .bind(&k.environment)
+                    .bind(&k.registration)
+                    .bind(session_id)
+                    .bind(activity_id)
+                    .bind(position)
+                    .bind(json(context)),
+                )
+                .await?;
+                touch(tx, &k, &timestamp(at)).await?;
+                if let Ok(runtime) = RuntimeSession::new((**context).clone()) {
+                    self.lock().insert(
+                        live_key(&k, session_id),
+                        LiveDelivery {
+                            delivery: position,
+                            runtime,
+                            applied: None,
+                            pending: Vec::new(),
+                        },
+                    );
+                }
+            }
+            E::RuntimeValueSet {
+                session_id,
+                activity_id,
+                seq,
+                element,
+                value,
+                client_at,
+                at,
+            } => {
+                let delivery = delivery_position(tx, &k, session_id).await?;
+                if let Some(live) = self.lock().get_mut(&live_key(&k, session_id)) {
+                    live.pending.push(RecordedCall {
+                        seq: *seq,
+                        call: ApiCall::SetValue {
+                            element: element.clone(),
+                            value: value.clone(),
+                        },
+                        result: "true".into(),
+                        error: 0,
+                        diagnostic: None,
+                        spm_exceeded: false,
+                        host_failure: false,
+                    });
+                }
+                insert_log(
+                    tx,
+                    &k,
+                    LogRow {
+                        delivery,
+                        seq: *seq,
+                        session_id,
+                        activity_id,
+                        batch: None,
+                        call_fn: "SetValue",
+                        element: Some(element),
+                        value: Some(value),
+                        result: "true",
+                        error: 0,
+                        server: None,
+                        host_failure: false,
+                        client_at: client_at.as_ref().map(timestamp),
+                        server_at: timestamp(at),
+                    },
+                )
+                .await?;
+            }
+            E::RuntimeBatchCommitted {
+                session_id,
+                activity_id,
+                batch,
+                calls,
+                summary,
+                at,
+                ..
+            } => {
+                let delivery = delivery_position(tx, &k, session_id).await?;
+                let server_at = timestamp(at);
+                for logged in calls {
+                    insert_logged(
+                        tx,
+                        &k,
+                        delivery,
+                        session_id,
+                        activity_id,
+                        *batch,
+                        logged,
+                        &server_at,
+                    )
+                    .await?;
+                }
+                tx.execute(
+                    sql("UPDATE runtime_log SET batch = $6 WHERE workspace_id = $1 AND environment = $2 \
+                         AND registration_id = $3 AND delivery_position = $4 AND session_id = $5 AND batch IS NULL")
+                    .bind(&k.workspace)
+                    .bind(&k.environment)
+                    .bind(&k.registration)
+                    .bind(delivery)
+                    .bind(session_id)
+                    .bind(*batch as i64),
+                )
+                .await?;
+                tx.execute(
+                    sql("UPDATE launches SET batches = batches + 1, last_seen_at = $5, exit = $6 \
+                         WHERE workspace_id = $1 AND environment = $2 AND registration_id = $3 AND session_id = $4")
+                    .bind(&k.workspace)
+                    .bind(&k.environment)
+                    .bind(&k.registration)
+                    .bind(session_id)
+                    .bind(&server_at)
+                    .bind(Some(summary.exit.clone()).filter(|e| !e.is_empty())),
+                )
+                .await?;
+                let data = self
+                    .data_after_batch(tx, &k, session_id, delivery, calls)
+                    .await?;
+                upsert_activity(tx, &k, activity_id, summary, &data, &server_at).await?;
+                roll_up(tx, &k, &server_at).await?;
+            }
+            E::RuntimeBatchRefused { session_id, at, .. } => {
+                tx.execute(
+                    sql("UPDATE launches SET refused_batches = refused_batches + 1, last_seen_at = $5 \
+                         WHERE workspace_id = $1 AND environment = $2 AND registration_id = $3 AND session_id = $4")
+                    .bind(&k.workspace)
+                    .bind(&k.environment)
+                    .bind(&k.registration)
+                    .bind(session_id)
+                    .bind(timestamp(at)),
+                )
+                .await?;
+            }
+            E::TimeOnTaskMeasured {
+                session_id,
+                seconds,
+                at,
+                ..
+            } => {
+                let at = timestamp(at);
+                tx.execute(
+                    sql("UPDATE launches SET measured_seconds = measured_seconds + $5, last_seen_at = $6 \
+                         WHERE workspace_id = $1 AND environment = $2 AND registration_id = $3 AND session_id = $4")
+                    .bind(&k.workspace)
+                    .bind(&k.environment)
+                    .bind(&k.registration)
+                    .bind(session_id)
+                    .bind(*seconds)
+                    .bind(&at),
+                )
+                .await?;
+                tx.execute(
+                    sql("UPDATE registration_progress SET measured_seconds = measured_seconds + $4, last_access = $5 \
+                         WHERE workspace_id = $1 AND environment = $2 AND registration_id = $3")
+                    .bind(&k.workspace)
+                    .bind(&k.environment)
+                    .bind(&k.registration)
+                    .bind(*seconds)
+                    .bind(&at),
+                )
+                .await?;
+            }
+            E::NavigationRequested { .. } => {}
+            E::SequencingStarted {
+                attempt,
+                options,
+                tracking,
+                at,
+                ..
+            } => {
+                sequencing::started(tx, &k, *attempt, options, tracking, &timestamp(at)).await?;
+            }
+            E::SequencingDecided {
+                session_id,
+                input,
+                decision,
+                statuses,
+                at,
+            } => {
+                let at = timestamp(at);
+                sequencing::decided(tx, &k, position, session_id, input, decision, &at).await?;
+                sequencing::statuses(tx, &k, statuses).await?;
+                roll_up(tx, &k, &at).await?;
+            }
+            E::LearnerGlobalsWritten {
+                learner_id,
+                globals,
+                at,
+            } => {
+                sequencing::learner_globals(tx, &k, learner_id, globals, &timestamp(at)).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl RegistrationsView {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, LiveDelivery>> {
+        self.live
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The activity's data once a batch's calls are replayed on the
+    /// delivery's session.
+    async fn data_after_batch(
+        &self,
+        tx: &mut Tx,
+        k: &Key,
+        session_id: &str,
+        delivery: i64,
+        calls: &[LoggedCall],
+    ) -> Result<RuntimeData, ProjectionError> {
+        let cache_key = live_key(k, session_id);
+        let cached = self
+            .lock()
+            .get(&cache_key)
+            .is_some_and(|l| l.delivery == delivery);
+        if !cached {
+            // Rebuild: the delivery's context, then every call logged so far
+            // (this batch's included: its rows were just written).
+            let row = tx
+                .fetch_optional(
+                    sql("SELECT context FROM runtime_deliveries WHERE workspace_id = $1 AND environment = $2 \
+                         AND registration_id = $3 AND session_id = $4")
+                    .bind(&k.workspace)
+                    .bind(&k.environment)
+                    .bind(&k.registration)
+                    .bind(session_id),
+                )
+                .await?
+                .ok_or_else(|| ProjectionError::Inconsistent(format!("no delivery for session {session_id}")))?;
+            let context: LaunchContext = serde_json::from_str(&row.get::<String>(0)?)
+                .map_err(|e| ProjectionError::Inconsistent(format!("delivery context: {e}")))?;
+            let mut runtime = RuntimeSession::new(context)
+                .map_err(|e| ProjectionError::Inconsistent(format!("delivery context: {e}")))?;
+            let logged = tx
+                .fetch_all(
+                    sql("SELECT seq, call_fn, element, value, result, error, host_failure FROM runtime_log WHERE workspace_id = $1 \
+                         AND environment = $2 AND registration_id = $3 AND delivery_position = $4 ORDER BY seq")
+                    .bind(&k.workspace)
+                    .bind(&k.environment)
+                    .bind(&k.registration)
+                    .bind(delivery),
+                )
+                .await?;
+            let mut applied = None;
+            for row in &logged {
+                let recorded = logged_call(row)?;
+                applied = Some(recorded.seq);
+                let _ = runtime.replay(&recorded);
+            }
+            runtime.take_calls();
+            let data = runtime.data().clone();
+            self.lock().insert(
+                cache_key,
+                LiveDelivery {
+                    delivery,
+                    runtime,
+                    applied,
+                    pending: Vec::new(),
+                },
+            );
+            return Ok(data);
+        }
+        let mut cache = self.lock();
+        let live = cache.get_mut(&cache_key).expect("checked above");
+        let mut batch: Vec<RecordedCall> = live
+            .pending
+            .drain(..)
+            .chain(calls.iter().map(|c| c.call.recorded.clone()))
+            .collect();
+        batch.sort_by_key(|c| c.seq);
+        for call in batch {
+            if live.applied.is_some_and(|seq| call.seq <= seq) {
+                continue;
+            }
+            live.applied = Some(call.seq);
+            let _ = live.runtime.replay(&call);
+        }
+        live.runtime.take_calls();
+        Ok(live.runtime.data().clone())
+    }
+}
+
+/// A runtime log row as the call it records.
+fn logged_call(row: &Row) -> Result<RecordedCall, ProjectionError> {
+    let seq: i64 = row.get(0)?;
+    let name: String = row.get(1)?;
+    let element: Option<String> = row.get(2)?;
+    let value: Option<String> = row.get(3)?;
+    let arg = value.clone().unwrap_or_default();
+    let call = match name.as_str() {
+        "Initialize" => ApiCall::Initialize { arg },
+        "Terminate" => ApiCall::Terminate { arg },
+        "Commit" => ApiCall::Commit { arg },
+        "GetValue" => ApiCall::GetValue {
+            element: element.unwrap_or_default(),
+        },
+        "SetValue" => ApiCall::SetValue {
+            element: element.unwrap_or_default(),
+            value: value.unwrap_or_default(),
+        },
+        "GetLastError" => ApiCall::GetLastError,
+        "GetErrorString" => ApiCall::GetErrorString { arg },
+        "GetDiagnostic" => ApiCall::GetDiagnostic { arg },
+        other => {
+            return Err(ProjectionError::Inconsistent(format!(
+                "runtime log call {other:?}"
+            )));
+        }
+    };
+    Ok(RecordedCall {
+        seq: seq as u64,
+        call,
+        result: row.get(4)?,
+        error: u16::try_from(row.get::<i64>(5)?).unwrap_or(0),
+        diagnostic: None,
+        spm_exceeded: false,
+        host_failure: row.get(6)?,
+    })
+}
+
+async fn reset_progress(tx: &mut Tx, k: &Key, attempt: i64) -> Result<(), StoreError> {
+    tx.execute(
+        sql("INSERT INTO registration_progress (workspace_id, environment, registration_id, attempt, completion, \
+             success, total_time_seconds, measured_seconds) VALUES ($1, $2, $3, $4, 'not_attempted', 'unknown', 0, 0) \
+             ON CONFLICT (workspace_id, environment, registration_id) DO UPDATE SET attempt = excluded.attempt, \
+             completion = 'not_attempted', success = 'unknown', score_scaled = NULL, score_raw = NULL, \
+             score_min = NULL, score_max = NULL, total_time_seconds = 0, completed_at = NULL")
+        .bind(&k.workspace)
+        .bind(&k.environment)
+        .bind(&k.registration)
+        .bind(attempt),
+    )
+    .await?;
+    Ok(())
+}
+
+async fn touch(tx: &mut Tx, k: &Key, at: &str) -> Result<(), StoreError> {
+    tx.execute(
+        sql("UPDATE registration_progress SET first_access = coalesce(first_access, $4), last_access = $4 \
+             WHERE workspace_id = $1 AND environment = $2 AND registration_id = $3")
+        .bind(&k.workspace)
+        .bind(&k.environment)
+        .bind(&k.registration)
+        .bind(at),
+    )
+    .await?;
+    Ok(())
+}
+
+async fn delivery_position(tx: &mut Tx, k: &Key, session_id: &str) -> Result<i64, ProjectionError> {
+    let row = tx
+        .fetch_optional(
+            sql("SELECT delivery_position FROM runtime_deliveries WHERE workspace_id = $1 AND environment = $2 \
+                 AND registration_id = $3 AND session_id = $4")
+            .bind(&k.workspace)
+            .bind(&k.environment)
+            .bind(&k.registration)
+            .bind(session_id),
+        )
+        .await?
+        .ok_or_else(|| ProjectionError::Inconsistent(format!("runtime calls before a delivery in session {session_id}")))?;
+    Ok(row.get(0)?)
+}
+
+struct LogRow<'a> {
+    delivery: i64,
+    seq: u64,
+    session_id: &'a str,
+    activity_id: &'a str,
+    batch: Option<u64>,
+    call_fn: &'a str,
+    element: Option<&'a str>,
+    value: Option<&'a str>,
+    result: &'a str,
+    error: u16,
+    server: Option<(&'a str, u16)>,
+    host_failure: bool,
+    client_at: Option<String>,
+    server_at: String,
+}
+
+async fn insert_log(tx: &mut Tx, k: &Key, row: LogRow<'_>) -> Result<(), StoreError> {
+    tx.execute(
+        sql("INSERT INTO runtime_log (workspace_id, environment, registration_id, delivery_position, seq, session_id, \
+             activity_id, batch, call_fn, element, value, result, error, server_result, server_error, client_at, \
+             server_at, host_failure) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+             ON CONFLICT (workspace_id, environment, registration_id, delivery_position, seq) DO NOTHING")
+        .bind(&k.workspace)
+        .bind(&k.environment)
+        .bind(&k.registration)
+        .bind(row.delivery)
+        .bind(row.seq as i64)
+        .bind(row.session_id)
+        .bind(row.activity_id)
+        .bind(row.batch.map(|b| b as i64))
+        .bind(row.call_fn)
+        .bind(row.element)
+        .bind(row.value)
+        .bind(row.result)
+        .bind(i64::from(row.error))
+        .bind(row.server.map(|(r, _)| r))
+        .bind(row.server.map(|(_, e)| i64::from(e)))
+        .bind(row.client_at)
+        .bind(row.server_at)
+        .bind(row.host_failure),
+    )
+    .await?;
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn insert_logged(
+    tx: &mut Tx,
+    k: &Key,
+    delivery: i64,
+    session_id: &str,
+    activity_id: &str,
+    batch: u64,
+    logged: &LoggedCall,
+    server_at: &str,
+) -> Result<(), StoreError> {
+    let recorded = &logged.call.recorded;
+    let (call_fn, element, value): (&str, Option<&str>, Option<&str>) = match &recorded.call {
+        ApiCall::Initialize { arg } => ("Initialize", None, Some(arg)),
+        ApiCall::Terminate { arg } => ("Terminate", None, Some(arg)),
+        ApiCall::Commit { arg } => ("Commit", None, Some(arg)),
+        ApiCall::GetValue { element } => ("GetValue", Some(element), None),
+        ApiCall::SetValue { element, value } => ("SetValue", Some(element), Some(value)),
+        ApiCall::GetLastError => ("GetLastError", None, None),
+        ApiCall::GetErrorString { arg } => ("GetErrorString", None, Some(arg)),
+        ApiCall::GetDiagnostic { arg } => ("GetDiagnostic", None, Some(arg)),
+    };
+    insert_log(
+        tx,
+        k,
+        LogRow {
+            delivery,
+            seq: recorded.seq,
+            session_id,
+            activity_id,
+            batch: Some(batch),
+            call_fn,
+            element,
+            value,
+            result: &recorded.result,
+            error: recorded.error,
+            server: logged.server.as_ref().map(|s| (s.result.as_str(), s.error)),
+            host_failure: recorded.host_failure,
+            client_at: logged.call.at.as_ref().map(timestamp),
+            server_at: server_at.to_owned(),
+        },
+    )
+    .await
+}
+
+async fn upsert_activity(
+    tx: &mut Tx,
+    k: &Key,
+    activity_id: &str,
+    summary: &RuntimeSummary,
+    data: &RuntimeData,
+    at: &str,
+) -> Result<(), StoreError> {
+    let attempt: i64 = tx
+        .fetch_optional(
+            sql("SELECT attempt FROM registrations WHERE workspace_id = $1 AND environment = $2 AND registration_id = $3")
+                .bind(&k.workspace)
+                .bind(&k.environment)
+                .bind(&k.registration),
+        )
+        .await?
+        .map(|row| row.get(0))
+        .transpose()?
+        .unwrap_or(1);
+    tx.execute(
+        sql("INSERT INTO activity_results (workspace_id, environment, registration_id, activity_id, attempt, \
+             completion, success, score_scaled, score_raw, score_min, score_max, total_time_seconds, summary, data, \
+             updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $15, $14) \
+             ON CONFLICT (workspace_id, environment, registration_id, activity_id) DO UPDATE SET \
+             attempt = excluded.attempt, completion = excluded.completion, success = excluded.success, \
+             score_scaled = excluded.score_scaled, score_raw = excluded.score_raw, score_min = excluded.score_min, \
+             score_max = excluded.score_max, total_time_seconds = excluded.total_time_seconds, \
+             summary = excluded.summary, data = excluded.data, updated_at = excluded.updated_at")
+        .bind(&k.workspace)
+        .bind(&k.environment)
+        .bind(&k.registration)
+        .bind(activity_id)
+        .bind(attempt)
+        .bind(summary.completion_status.replace(' ', "_"))
+        .bind(summary.success_status.clone())
+        .bind(number(&summary.score_scaled))
+        .bind(number(&summary.score_raw))
+        .bind(number(&summary.score_min))
+        .bind(number(&summary.score_max))
+        .bind(seconds(summary))
+        .bind(json(summary))
+        .bind(at)
+        .bind(json(&data.values)),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Recomputes the registration's progress from its activities.
+async fn roll_up(tx: &mut Tx, k: &Key, at: &str) -> Result<(), StoreError> {
+    let Some(row) = tx
+        .fetch_optional(
+            sql(
+                "SELECT activities FROM registrations WHERE workspace_id = $1 AND environment = $2 \
+                 AND registration_id = $3",
+            )
+            .bind(&k.workspace)
+            .bind(&k.environment)
+            .bind(&k.registration),
+        )
+        .await?
+    else {
+        return Ok(());
+    };
+    let launchable: Vec<String> = serde_json::from_str(&row.get::<String>(0)?)
+        .map_err(|e| StoreError::Corrupt(format!("registrations.activities: {e}")))?;
+    let rows = tx
+        .fetch_all(
+            sql("SELECT activity_id, completion, success, score_scaled, score_raw, score_min, score_max, \
+                 total_time_seconds FROM activity_results WHERE workspace_id = $1 AND environment = $2 \
+                 AND registration_id = $3")
+            .bind(&k.workspace)
+            .bind(&k.environment)
+            .bind(&k.registration),
+        )
+        .await?;
+    struct Result_ {
+        id: String,
+        completion: String,
+        success: String,
+        scaled: Option<f64>,
+        raw: Option<f64>,
+        min: Option<f64>,
+        max: Option<f64>,
+        seconds: Option<f64>,
+    }
+    let results: Vec<Result_> = rows
+        .iter()
+        .map(|r| {
+            Ok(Result_ {
+                id: r.get(0)?,
+                completion: r.get(1)?,
+                success: r.get(2)?,
+                scaled: r.get(3)?,
+                raw: r.get(4)?,
+                min: r.get(5)?,
+                max: r.get(6)?,
+                seconds: r.get(7)?,
+            })
+        })
+        .collect::<Result<_, StoreError>>()?;
+    let of = |id: &str| results.iter().find(|r| r.id == id);
+    let wanted: Vec<&str> = if launchable.is_empty() {
+        results.iter().map(|r| r.id.as_str()).collect()
+    } else {
+        launchable.iter().map(String::as_str).collect()
+    };
+    let completion = if !wanted.is_empty()
+        && wanted
+            .iter()
+            .all(|id| of(id).is_some_and(|r| r.completion == "completed"))
+    {
+        "completed"
+    } else if results
+        .iter()
+        .any(|r| r.completion != "not_attempted" && r.completion != "unknown")
+    {
+        "incomplete"
+    } else if results.is_empty() {
+        "not_attempted"
+    } else {
+        "unknown"
+    };
+    let success = if wanted
+        .iter()
+        .any(|id| of(id).is_some_and(|r| r.success == "failed"))
+    {
+        "failed"
+    } else if !wanted.is_empty()
+        && wanted
+            .iter()
+            .all(|id| of(id).is_some_and(|r| r.success == "passed"))
+    {
+        "passed"
+    } else {
+        "unknown"
+    };
+    let (scaled, raw, min, max) = if results.len() == 1 {
+        let r = &results[0];
+        let scaled = r.scaled.or_else(|| match (r.raw, r.min, r.max) {
+            (Some(raw), Some(min), Some(max)) if max > min => Some((raw - min) / (max - min)),
+            (Some(raw), None, None) => Some(raw / 100.0),
+            _ => None,
+        });
+        (scaled, r.raw, r.min, r.max)
+    } else {
+        let scaled: Vec<f64> = results.iter().filter_map(|r| r.scaled).collect();
+        let mean = (!scaled.is_empty()).then(|| scaled.iter().sum::<f64>() / scaled.len() as f64);
+        (mean, None, None, None)
+    };
+    let total: f64 = results.iter().filter_map(|r| r.seconds).sum();
+    // A sequenced course's status is its root activity's, as the
+    // sequencer rolled it up.
+    let sequenced = sequencing::course_status(tx, k).await?;
+    let (completion, success, scaled) = match &sequenced {
+        Some((completion, success, measure)) => {
+            (completion.as_str(), success.as_str(), measure.or(scaled))
+        }
+        None => (completion, success, scaled),
+    };
+    tx.execute(
+        sql("UPDATE registration_progress SET completion = $4, success = $5, score_scaled = $6, score_raw = $7, \
+             score_min = $8, score_max = $9, total_time_seconds = $10, last_access = $11, \
+             completed_at = CASE WHEN $4 = 'completed' THEN coalesce(completed_at, $11) ELSE completed_at END \
+             WHERE workspace_id = $1 AND environment = $2 AND registration_id = $3")
+        .bind(&k.workspace)
+        .bind(&k.environment)
+        .bind(&k.registration)
+        .bind(completion)
+        .bind(success)
+        .bind(scaled)
+        .bind(raw)
+        .bind(min)
+        .bind(max)
+        .bind(total)
+        .bind(at),
+    )
+    .await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------- queries
+
+fn corrupt(what: impl Into<String>) -> StoreError {
+    StoreError::Corrupt(what.into())
+}
+
+/// A registration as the API shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegistrationRow {
+    pub registration_id: String,
+    pub course_id: String,
+    pub course_version: i64,
+    pub learner_id: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub tags: Vec<String>,
+    pub attempt: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+const REGISTRATION_COLUMNS: &str = "registration_id, course_id, course_version, learner_id, first_name, last_name, \
+     email, tags, attempt, created_at, updated_at";
+
+fn registration_row(row: &Row) -> Result<RegistrationRow, StoreError> {
+    Ok(RegistrationRow {
+        registration_id: row.get(0)?,
+        course_id: row.get(1)?,
+        course_version: row.get(2)?,
+        learner_id: row.get(3)?,
+        first_name: row.get(4)?,
+        last_name: row.get(5)?,
+        email: row.get(6)?,
+        tags: serde_json::from_str(&row.get::<String>(7)?)
+            .map_err(|e| corrupt(format!("registrations.tags: {e}")))?,
+        attempt: row.get(8)?,
+        created_at: row.get(9)?,
+        updated_at: row.get(10)?,
+    })
+}
+
+/// A live registration of the scope.
+pub async fn registration(
+    db: &Database,
+    scope: &Scope,
+    id: &str,
+) -> Result<Option<RegistrationRow>, StoreError> {
+    let row = db
+        .fetch_optional(
+            sql(format!(
+                "SELECT {REGISTRATION_COLUMNS} FROM registrations WHERE workspace_id = $1 AND environment = $2 \
+                 AND registration_id = $3 AND deleted_at IS NULL"
+            ))
+            .bind(scope.workspace_id().to_string())
+            .bind(scope.environment().as_str())
+            .bind(id),
+        )
+        .await?;
+    row.as_ref().map(registration_row).transpose()
+}
+
+/// Filters of the registration list.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RegistrationFilter {
+    pub course_id: Option<String>,
+    pub learner_id: Option<String>,
+    /// Created or updated at or after this RFC 3339 time.
+    pub since: Option<String>,
+    /// Resume after this (created_at, registration_id).
+    pub after: Option<(String, String)>,
+}
+
+/// Live registrations of the scope, oldest first, at most `limit`.
+pub async fn registrations(
+    db: &Database,
+    scope: &Scope,
+    filter: &RegistrationFilter,
+    limit: u32,
+) -> Result<Vec<RegistrationRow>, StoreError> {
+    let mut text = format!(
+        "SELECT {REGISTRATION_COLUMNS} FROM registrations WHERE workspace_id = $1 AND environment = $2 \
+         AND deleted_at IS NULL"
+    );
+    let mut args: Vec<String> = vec![
+        scope.workspace_id().to_string(),
+        scope.environment().as_str().to_owned(),
+    ];
+    let mut add = |clause: &str, value: String, text: &mut String| {
+        args.push(value);
+        text.push_str(&clause.replace('?', &format!("${}", args.len())));
+    };
+    if let Some(course) = &filter.course_id {
+        add(" AND course_id = ?", course.clone(), &mut text);
+    }
+    if let Some(learner) = &filter.learner_id {
+        add(" AND learner_id = ?", learner.clone(), &mut text);
+    }
+    if let Some(since) = &filter.since {
+        add(" AND updated_at >= ?", since.clone(), &mut text);
+    }
+    if let Some((created_at, id)) = &filter.after {
+        add(" AND (created_at > ?", created_at.clone(), &mut text);
+        add(" OR (created_at = ? ", created_at.clone(), &mut text);
+        add("AND registration_id > ?))", id.clone(), &mut text);
+    }
+    text.push_str(&format!(
+        " ORDER BY created_at, registration_id LIMIT {limit}"
+    ));
+    let mut query = sql(text);
+    for arg in args {
+        query = query.bind(arg);
+    }
+    let rows = db.fetch_all(query).await?;
+    rows.iter().map(registration_row).collect()
+}
+
+/// Registrations of a course (for the catalogue's count).
+pub async fn registration_count(
+    db: &Database,
+    scope: &Scope,
+    course_id: &str,
+) -> Result<i64, StoreError> {
+    let row = db
+        .fetch_optional(
+            sql(
+                "SELECT count(*) FROM registrations WHERE workspace_id = $1 AND environment = $2 \
+                 AND course_id = $3 AND deleted_at IS NULL",
+            )
+            .bind(scope.workspace_id().to_string())
+            .bind(scope.environment().as_str())
+            .bind(course_id),
+        )
+        .await?;
+    Ok(row.map(|r| r.get::<i64>(0)).transpose()?.unwrap_or(0))
+}
+
+/// A registration's progress.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProgressRow {
+    pub attempt: i64,
+    pub completion: String,
+    pub success: String,
+    pub score_scaled: Option<f64>,
+    pub score_raw: Option<f64>,
+    pub score_min: Option<f64>,
+    pub score_max: Option<f64>,
+    pub total_time_seconds: f64,
+    pub measured_seconds: i64,
+    pub first_access: Option<String>,
+    pub last_access: Option<String>,
+    pub completed_at: Option<String>,
+}
+
+pub async fn progress(
+    db: &Database,
+    scope: &Scope,
+    id: &str,
+) -> Result<Option<ProgressRow>, StoreError> {
+    let row = db
+        .fetch_optional(
+            sql("SELECT attempt, completion, success, score_scaled, score_raw, score_min, score_max, \
+                 total_time_seconds, measured_seconds, first_access, last_access, completed_at \
+                 FROM registration_progress WHERE workspace_id = $1 AND environment = $2 AND registration_id = $3")
+            .bind(scope.workspace_id().to_string())
+            .bind(scope.environment().as_str())
+            .bind(id),
+        )
+        .await?;
+    row.map(|r| {
+        Ok(ProgressRow {
+            attempt: r.get(0)?,
+            completion: r.get(1)?,
+            success: r.get(2)?,
+            score_scaled: r.get(3)?,
+            score_raw: r.get(4)?,
+            score_min: r.get(5)?,
+            score_max: r.get(6)?,
+            total_time_seconds: r.get(7)?,
+            measured_seconds: r.get(8)?,
+            first_access: r.get(9)?,
+            last_access: r.get(10)?,
+            completed_at: r.get(11)?,
+        })
+    })
+    .transpose()
+}
+
+/// An activity's results in the current attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActivityRow {
+    pub activity_id: String,
+    pub completion: String,
+    pub success: String,
+    pub score_scaled: Option<f64>,
+    pub score_raw: Option<f64>,
+    pub score_min: Option<f64>,
+    pub score_max: Option<f64>,
+    pub total_time_seconds: Option<f64>,
+    pub summary: RuntimeSummary,
+    /// Every stored data model value, by element name.
+    pub data: serde_json::Value,
+    pub updated_at: String,
+}
+
+pub async fn activities(
+    db: &Database,
+    scope: &Scope,
+    id: &str,
+) -> Result<Vec<ActivityRow>, StoreError> {
+    let rows = db
+        .fetch_all(
+            sql("SELECT activity_id, completion, success, score_scaled, score_raw, score_min, score_max, \
+                 total_time_seconds, summary, updated_at, data FROM activity_results WHERE workspace_id = $1 \
+                 AND environment = $2 AND registration_id = $3 ORDER BY activity_id")
+            .bind(scope.workspace_id().to_string())
+            .bind(scope.environment().as_str())
+            .bind(id),
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(ActivityRow {
+                activity_id: r.get(0)?,
+                completion: r.get(1)?,
+                success: r.get(2)?,
+                score_scaled: r.get(3)?,
+                score_raw: r.get(4)?,
+                score_min: r.get(5)?,
+                score_max: r.get(6)?,
+                total_time_seconds: r.get(7)?,
+                summary: serde_json::from_str(&r.get::<String>(8)?)
+                    .map_err(|e| corrupt(format!("activity_results.summary: {e}")))?,
+                updated_at: r.get(9)?,
+                data: serde_json::from_str(&r.get::<String>(10)?)
+                    .map_err(|e| corrupt(format!("activity_results.data: {e}")))?,
+            })
+        })
+        .collect()
+}
+
+/// A launch session of a registration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LaunchRow {
+    pub session_id: String,
+    pub attempt: i64,
+    pub resumed: bool,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    pub started_at: String,
+    pub last_seen_at: String,
+    pub superseded_at: Option<String>,
+    pub batches: i64,
+    pub refused_batches: i64,
+    pub measured_seconds: i64,
+    pub exit: Option<String>,
+}
+
+pub async fn launches(
+    db: &Database,
+    scope: &Scope,
+    id: &str,
+) -> Result<Vec<LaunchRow>, StoreError> {
+    let rows = db
+        .fetch_all(
+            sql("SELECT session_id, attempt, resumed, user_agent, ip, started_at, last_seen_at, superseded_at, \
+                 batches, refused_batches, measured_seconds, exit FROM launches WHERE workspace_id = $1 \
+                 AND environment = $2 AND registration_id = $3 ORDER BY started_at, session_id")
+            .bind(scope.workspace_id().to_string())
+            .bind(scope.environment().as_str())
+            .bind(id),
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(LaunchRow {
+                session_id: r.get(0)?,
+                attempt: r.get(1)?,
+                resumed: r.get(2)?,
+                user_agent: r.get(3)?,
+                ip: r.get(4)?,
+                started_at: r.get(5)?,
+                last_seen_at: r.get(6)?,
+                superseded_at: r.get(7)?,
+                batches: r.get(8)?,
+                refused_batches: r.get(9)?,
+                measured_seconds: r.get(10)?,
+                exit: r.get(11)?,
+            })
+        })
+        .collect()
+}
+
+/// One runtime call in the audit trail.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogEntry {
+    pub session_id: String,
+    pub activity_id: String,
+    pub batch: Option<i64>,
+    pub seq: i64,
+    pub call_fn: String,
+    pub element: Option<String>,
+    pub value: Option<String>,
+    pub result: String,
+    pub error: i64,
+    pub server_result: Option<String>,
+    pub server_error: Option<i64>,
+    pub client_at: Option<String>,
+    pub server_at: String,
+}
+
+/// Every runtime call of a registration, in order, at most `limit` after
+/// the (delivery position, seq) cursor.
+pub async fn runtime_log(
+    db: &Database,
+    scope: &Scope,
+    id: &str,
+    after: (i64, i64),
+    limit: u32,
+) -> Result<Vec<((i64, i64), LogEntry)>, StoreError> {
+    let rows = db
+        .fetch_all(
+            sql(format!(
+                "SELECT delivery_position, seq, session_id, activity_id, batch, call_fn, element, value, result, \
+                 error, server_result, server_error, client_at, server_at FROM runtime_log WHERE workspace_id = $1 \
+                 AND environment = $2 AND registration_id = $3 AND (delivery_position > $4 OR \
+                 (delivery_position = $4 AND seq > $5)) ORDER BY delivery_position, seq LIMIT {limit}"
+            ))
+            .bind(scope.workspace_id().to_string())
+            .bind(scope.environment().as_str())
+            .bind(id)
+            .bind(after.0)
+            .bind(after.1),
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                (r.get(0)?, r.get(1)?),
+                LogEntry {
+                    seq: r.get(1)?,
+                    session_id: r.get(2)?,
+                    activity_id: r.get(3)?,
+                    batch: r.get(4)?,
+                    call_fn: r.get(5)?,
+                    element: r.get(6)?,
+                    value: r.get(7)?,
+                    result: r.get(8)?,
+                    error: r.get(9)?,
+                    server_result: r.get(10)?,
+                    server_error: r.get(11)?,
+                    client_at: r.get(12)?,
+                    server_at: r.get(13)?,
+                },
+            ))
+        })
+        .collect()
+}
