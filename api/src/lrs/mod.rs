@@ -18,16 +18,15 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use domain::events::EventMetadata;
 use domain::lrs::document::{DocumentCommand, DocumentError, DocumentEvent, LrsDocument};
-use domain::lrs::launch::{LaunchRestriction, LaunchTokenCommand, LaunchTokenError};
+use domain::lrs::launch::{
+    LaunchRestriction, LaunchTokenCommand, LaunchTokenError, NewLaunchToken,
+};
 use domain::lrs::statement::{self as lrs_statement, Duplicate, StatementEvent, StoredAttachment};
 use domain::tenancy::Scope;
-use domain::workspace::hash_api_key;
 use domain::xapi::attachment::{AttachmentPart, match_attachment_parts, sha256_hex};
 use domain::xapi::signature::{RsaX5cVerifier, check_signature, signature_attachments};
 use domain::xapi::statement::{PreparedStatement, StatementIndex, VoidTarget, voiding_decision};
@@ -37,10 +36,9 @@ use rand::RngCore;
 use serde_json::Value;
 use store::StoreError;
 use store::blob::BlobStore;
+use store::commands::{CommandError, Commands};
 use store::log::{AppendError, Checkpoint, EventLog, ExpectedVersion, NewEvent, StreamAppend};
 use uuid::Uuid;
-
-use store::commands::{CommandError, Commands};
 
 /// How often a write is decided again after losing a race for its streams.
 const RETRIES: usize = 4;
@@ -484,19 +482,18 @@ impl Lrs {
     ) -> Result<IssuedLaunchToken, CommandError<LaunchTokenError>> {
         let mut id = [0u8; 12];
         rand::rng().fill_bytes(&mut id);
-        let token_id = format!("launch_{}", URL_SAFE_NO_PAD.encode(id));
         let mut secret = [0u8; 32];
         rand::rng().fill_bytes(&mut secret);
-        let secret = URL_SAFE_NO_PAD.encode(secret);
+        let token = NewLaunchToken::from_random(id, secret);
         let at = Utc::now();
         let expires_at =
             at + chrono::Duration::from_std(ttl).map_err(|e| CommandError::Internal(e.into()))?;
         let checkpoint = commands
             .launch_token(
-                &domain::lrs::launch::aggregate_id(scope, &token_id),
+                &domain::lrs::launch::aggregate_id(scope, &token.token_id),
                 LaunchTokenCommand::Issue {
-                    token_id: token_id.clone(),
-                    secret_hash: hash_api_key(&secret),
+                    token_id: token.token_id.clone(),
+                    secret_hash: token.secret_hash.clone(),
                     actor,
                     registration,
                     activity_id: activity_id.to_owned(),
@@ -509,8 +506,8 @@ impl Lrs {
         self.settle(&["lrs_credentials"], checkpoint, Duration::from_secs(10))
             .await;
         Ok(IssuedLaunchToken {
-            auth: format!("Basic {}", STANDARD.encode(format!("{token_id}:{secret}"))),
-            token_id,
+            auth: token.auth,
+            token_id: token.token_id,
             expires_at,
             checkpoint,
         })

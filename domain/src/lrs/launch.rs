@@ -4,19 +4,27 @@
 //! A token is bound to one workspace environment, one actor and one registration, and
 //! expires. With it, content may write statements whose actor is that actor and whose
 //! `context.registration` is that registration, read back the statements it wrote, read and
-//! write that actor's State documents of that registration and its Agent Profile documents,
-//! and read Activity Profiles, Activities and Agents. Nothing else.
+//! write that actor's State documents of that registration, read that actor's Agent Profile
+//! documents, and read Activity Profiles, Activities and Agents. Nothing else.
 //!
 //! The `LaunchToken` aggregate is one token: `lrs_launch_token:<workspace>:<environment>:<id>`.
+//!
+//! The player launches a Tin Can package with the parameters of the Rustici launch
+//! convention: `endpoint`, `auth` ([`NewLaunchToken::auth`]), `actor` ([`learner_actor`]),
+//! `registration` ([`registration_uuid`] of the platform registration) and `activity_id`.
 
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use sha1::{Digest, Sha1};
 use uuid::Uuid;
 
 use crate::tenancy::Scope;
+use crate::workspace::hash_api_key;
 use crate::xapi::XapiVersion;
 use crate::xapi::agent::Ifi;
 use crate::xapi::document::DocumentResource;
@@ -33,6 +41,73 @@ pub fn aggregate_id(scope: &Scope, token_id: &str) -> String {
         scope.workspace_id(),
         scope.environment()
     )
+}
+
+/// A token before it is issued: its id, its secret (shown once, inside [`auth`]) and the
+/// hash the log keeps.
+///
+/// [`auth`]: NewLaunchToken::auth
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewLaunchToken {
+    /// `launch_<base64url of 12 random bytes>`: the Basic user name.
+    pub token_id: String,
+    pub secret_hash: String,
+    /// The whole `Authorization` header value: `Basic base64(token_id:secret)`.
+    pub auth: String,
+}
+
+impl std::fmt::Debug for NewLaunchToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewLaunchToken")
+            .field("token_id", &self.token_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NewLaunchToken {
+    /// A token from random bytes the caller drew (this crate draws none).
+    pub fn from_random(id: [u8; 12], secret: [u8; 32]) -> NewLaunchToken {
+        let token_id = format!("launch_{}", URL_SAFE_NO_PAD.encode(id));
+        let secret = URL_SAFE_NO_PAD.encode(secret);
+        NewLaunchToken {
+            auth: format!("Basic {}", STANDARD.encode(format!("{token_id}:{secret}"))),
+            secret_hash: hash_api_key(&secret),
+            token_id,
+        }
+    }
+}
+
+/// The namespace of [`registration_uuid`]'s name-based UUIDs.
+const REGISTRATION_NAMESPACE: Uuid = Uuid::from_u128(0x6b1c_2f0e_9d4a_4e57_8a43_6c1f_0e2b_7d95);
+
+/// The xAPI `registration` (a UUID) of a platform registration: the id itself when it is a
+/// UUID (the default ids are), else the name-based (version 5) UUID of the id. The player
+/// launches with it, launch tokens are bound to it, and the registrations view reads the
+/// statements that carry it as that registration's progress.
+pub fn registration_uuid(registration_id: &str) -> Uuid {
+    if let Some(uuid) = parse_uuid(registration_id) {
+        return uuid;
+    }
+    let mut hasher = Sha1::new();
+    hasher.update(REGISTRATION_NAMESPACE.as_bytes());
+    hasher.update(registration_id.as_bytes());
+    let digest = hasher.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_sha1_bytes(bytes).into_uuid()
+}
+
+/// The xAPI actor of a learner of the platform: an Agent identified by an account on
+/// `home_page` (the platform's public URL) named by the learner id, with the learner's name.
+pub fn learner_actor(home_page: &str, learner_id: &str, name: Option<&str>) -> Value {
+    let mut actor = serde_json::json!({
+        "objectType": "Agent",
+        "account": {"homePage": home_page, "name": learner_id},
+    });
+    if let Some(name) = name.filter(|n| !n.trim().is_empty()) {
+        actor["name"] = Value::from(name);
+    }
+    actor
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -242,7 +317,7 @@ impl LaunchRestriction {
             DocumentResource::State => {
                 agent == Some(&self.actor) && registration == Some(self.registration)
             }
-            DocumentResource::AgentProfile => agent == Some(&self.actor),
+            DocumentResource::AgentProfile => agent == Some(&self.actor) && !write,
             DocumentResource::ActivityProfile => !write,
         }
     }
@@ -355,10 +430,68 @@ mod tests {
             DocumentResource::AgentProfile,
             Some(&ann),
             None,
-            true
+            false
+        ));
+        assert!(
+            !restriction.allows_document(DocumentResource::AgentProfile, Some(&ann), None, true),
+            "content writes State only"
+        );
+        assert!(!restriction.allows_document(
+            DocumentResource::AgentProfile,
+            Some(&bob),
+            None,
+            false
         ));
         assert!(restriction.allows_document(DocumentResource::ActivityProfile, None, None, false));
         assert!(!restriction.allows_document(DocumentResource::ActivityProfile, None, None, true));
+    }
+
+    #[test]
+    fn registrations_are_uuids_and_learners_accounts() {
+        let uuid = "0193a1f2-7c4d-7e8f-9a0b-1c2d3e4f5a6b";
+        assert_eq!(registration_uuid(uuid).to_string(), uuid);
+        assert_eq!(
+            registration_uuid(&uuid.to_uppercase()).to_string(),
+            uuid,
+            "a UUID in capitals is the same registration"
+        );
+        let named = registration_uuid("enrolment-42");
+        assert_eq!(named.get_version_num(), 5);
+        assert_eq!(named, registration_uuid("enrolment-42"), "stable");
+        assert_ne!(named, registration_uuid("enrolment-43"));
+        // RFC 4122 version 5 (Python: uuid.uuid5(namespace, "enrolment-42")).
+        expect!["c02fd73e-3515-536c-9e8b-a0c0b8a7da8f"].assert_eq(&named.to_string());
+
+        let actor = learner_actor("https://lms.example.com", "learner-1", Some("Ann Lee"));
+        assert_eq!(
+            actor,
+            json!({"objectType": "Agent", "name": "Ann Lee",
+                "account": {"homePage": "https://lms.example.com", "name": "learner-1"}})
+        );
+        assert!(
+            LaunchToken::default().decide(issue(actor.clone())).is_ok(),
+            "a launch token can be issued for it"
+        );
+        assert!(
+            learner_actor("https://lms.example.com", "l", Some(" "))
+                .get("name")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn new_tokens_keep_only_a_hash() {
+        let token = NewLaunchToken::from_random([1; 12], [2; 32]);
+        assert!(token.token_id.starts_with("launch_"));
+        let basic = token.auth.strip_prefix("Basic ").unwrap();
+        let decoded = String::from_utf8(STANDARD.decode(basic).unwrap()).unwrap();
+        let (user, secret) = decoded.split_once(':').unwrap();
+        assert_eq!(user, token.token_id);
+        assert_eq!(hash_api_key(secret), token.secret_hash);
+        assert!(
+            !format!("{token:?}").contains(secret),
+            "Debug hides the secret"
+        );
     }
 
     #[test]
