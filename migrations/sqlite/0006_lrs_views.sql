@@ -1,5 +1,5 @@
 -- Views of the integrated LRS (projections "lrs_statements", "lrs_objects",
--- "lrs_documents", "lrs_progress"). Every table leads with the workspace
+-- "lrs_documents"). Every table leads with the workspace
 -- environment it belongs to.
 
 -- A compact id for each workspace environment that has statements: the log
@@ -82,19 +82,3 @@ CREATE TABLE lrs_documents (
 );
 CREATE INDEX lrs_documents_by_owner
     ON lrs_documents (workspace_id, environment, resource, activity_key, agent_key, registration);
-
--- What statements say about each registration's activities.
-CREATE TABLE lrs_progress (
-    workspace_id  TEXT    NOT NULL,
-    environment   TEXT    NOT NULL,
-    registration  TEXT    NOT NULL,
-    activity_key  TEXT    NOT NULL,
-    completed     BOOLEAN NOT NULL,
-    success       BOOLEAN,
-    score_scaled  DOUBLE PRECISION,
-    score_raw     DOUBLE PRECISION,
-    score_min     DOUBLE PRECISION,
-    score_max     DOUBLE PRECISION,
-    updated_ms    BIGINT  NOT NULL,
-    PRIMARY KEY (workspace_id, environment, registration, activity_key)
-);

@@ -37,7 +37,6 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
         Arc::new(lrs::statements::StatementsView),
         Arc::new(lrs::objects::ObjectsView),
         Arc::new(lrs::documents::DocumentsView),
-        Arc::new(lrs::progress::ProgressView),
         Arc::new(lrs::credentials::CredentialsView),
         Arc::new(lrs::forwarding::ForwardingView),
     ]

@@ -5,9 +5,11 @@
 //! the summary the server computed with `domain::cmi`): the registration
 //! is completed when every launchable activity is, passed when every one
 //! passed, failed when one failed; its score is the activity's score, or
-//! the mean of the scaled scores.
+//! the mean of the scaled scores. xAPI content reports through statements
+//! instead ([`xapi`]), which become its activity's results the same way.
 
 pub mod sequencing;
+mod xapi;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -16,6 +18,7 @@ use domain::cmi::{
     ApiCall, LaunchContext, RecordedCall, RuntimeData, RuntimeSession, RuntimeSummary,
 };
 use domain::events::Event;
+use domain::lrs::statement::StatementEvent;
 use domain::registration::{LoggedCall, RegistrationEvent};
 use domain::tenancy::Scope;
 use serde::Deserialize;
@@ -113,12 +116,22 @@ impl Projection for RegistrationsView {
             "sequencing_activities",
             "sequencing_log",
             "learner_globals",
+            "registration_xapi",
         ]
     }
 
+    fn handles(&self, event_type: &str) -> bool {
+        event_type == "StatementStored"
+            || domain::events::kind_of(event_type).is_some_and(|k| k.aggregate == "registration")
+    }
+
     async fn apply(&self, tx: &mut Tx, envelope: &Envelope<'_>) -> Result<(), ProjectionError> {
-        let Event::Registration(event) = &envelope.event else {
-            return Ok(());
+        let event = match &envelope.event {
+            Event::Registration(event) => event,
+            Event::LrsStatement(StatementEvent::StatementStored { statement, .. }) => {
+                return xapi::statement(tx, envelope, statement).await;
+            }
+            _ => return Ok(()),
         };
         let k = key(envelope)?;
         let position = envelope.record.position;
@@ -153,6 +166,7 @@ impl Projection for RegistrationsView {
                 )
                 .await?;
                 reset_progress(tx, &k, 1).await?;
+                xapi::created(tx, &k).await?;
             }
             E::RegistrationDeleted { at, .. } => {
                 tx.execute(

@@ -1,7 +1,6 @@
-//! The LRS views are functions of the log: replay rebuilds them exactly; and what statements
-//! say about a registration's progress.
+//! The LRS views are functions of the log: replay rebuilds them exactly. (What statements
+//! say about a registration's progress is in `lrs_launch`.)
 
-use domain::tenancy::{Environment, Scope};
 use e2e::{TestApp, json};
 use reqwest::Method;
 use serde_json::json;
@@ -18,7 +17,7 @@ async fn replay_rebuilds_the_lrs_views_exactly() {
     let sandbox = app.xapi_key(&ws.test_key);
     let registration = Uuid::new_v4();
     // Statements of two scopes, with definitions, voiding, references (before and after
-    // their targets), registrations and progress.
+    // their targets) and registrations.
     for i in 0..20 {
         let mut st = statement(
             if i % 3 == 0 { "val" } else { "wes" },
@@ -117,7 +116,7 @@ async fn replay_rebuilds_the_lrs_views_exactly() {
         .into_iter()
         .filter(|p| p.name().starts_with("lrs_"))
         .collect();
-    assert_eq!(lrs_views.len(), 6);
+    assert_eq!(lrs_views.len(), 5);
     let mut live = Vec::new();
     for view in &lrs_views {
         let rows = projections::dump::projection(&platform.db, view.as_ref())
@@ -159,69 +158,5 @@ async fn replay_rebuilds_the_lrs_views_exactly() {
             .len(),
         2
     );
-    app.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn statements_about_a_course_report_registration_progress() {
-    let app = TestApp::spawn().await;
-    let ws = app.create_workspace("Progress").await;
-    let lrs = app.xapi_key(&ws.live_key);
-    let registration = Uuid::new_v4();
-    let course = "http://example.com/courses/tincan";
-    let report = |verb: &str, result: serde_json::Value| {
-        let mut st = statement("xia", verb, course);
-        st["context"] = json!({"registration": registration});
-        st["result"] = result;
-        st
-    };
-    lrs.store(&report(
-        "http://adlnet.gov/expapi/verbs/experienced",
-        json!({}),
-    ))
-    .await;
-    let scope = Scope::new(ws.id.parse().unwrap(), Environment::Live);
-    let platform = &app.state.platform;
-    // Statement writes wait for the statement views; progress is its own view.
-    let progress = || async {
-        let head = platform.log.head().await.unwrap();
-        platform
-            .projections
-            .wait_for("lrs_progress", head, std::time::Duration::from_secs(20))
-            .await
-            .unwrap();
-        projections::lrs::progress::registration_progress(&platform.db, &scope, registration)
-            .await
-            .unwrap()
-    };
-    assert!(
-        progress().await.is_empty(),
-        "experienced reports no progress"
-    );
-    lrs.store(&report(COMPLETED, json!({}))).await;
-    lrs.store(&report(
-        "http://adlnet.gov/expapi/verbs/failed",
-        json!({"score": {"raw": 4, "max": 10}}),
-    ))
-    .await;
-    let rows = progress().await;
-    assert_eq!(rows.len(), 1);
-    assert_eq!(rows[0].activity_id, course);
-    assert!(rows[0].progress.completed);
-    assert_eq!(rows[0].progress.success, Some(false));
-    lrs.store(&report(
-        "http://adlnet.gov/expapi/verbs/passed",
-        json!({"score": {"scaled": 0.9}}),
-    ))
-    .await;
-    let rows = progress().await;
-    assert_eq!(rows[0].progress.success, Some(true));
-    assert_eq!(rows[0].progress.score.unwrap().normalized(), Some(0.9));
-    // Another registration, and statements without one, are not this registration's.
-    let mut elsewhere = report(COMPLETED, json!({}));
-    elsewhere["context"] = json!({"registration": Uuid::new_v4()});
-    lrs.store(&elsewhere).await;
-    lrs.store(&statement("xia", COMPLETED, course)).await;
-    assert_eq!(progress().await.len(), 1);
     app.stop().await;
 }

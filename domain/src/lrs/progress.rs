@@ -3,14 +3,19 @@
 //! An xAPI (Tin Can) or cmi5 package reports through statements. A statement counts when its
 //! object is an Activity and it carries `context.registration`; [`progress_update`] reads
 //! from it:
+//! - an attempt: any such statement (`attempted`, `initialized`, `experienced`…) says the
+//!   learner is in the activity, as a SCORM launch does (`incomplete` until completed);
 //! - completion: the `completed` verb or `result.completion: true`; `passed` and `failed`
 //!   also complete the activity (as `passed`/`failed` do in SCORM 1.2's `lesson_status`);
 //! - success: `passed` (true), `failed` (false), or `result.success`;
 //! - score: `result.score` (the `scored` verb carries one; any statement may).
 //!
 //! [`Progress::apply`] folds updates: completion never goes back, success and score are the
-//! latest reported. Which activity is the course is the registration's business: progress is
-//! kept per (registration, activity id) and the registration view picks its course activity.
+//! latest reported. Which activity is the course is the registration's business: the
+//! registrations view (`projections::registrations`) applies the statements whose
+//! registration is a platform registration's xAPI UUID
+//! ([`crate::lrs::launch::registration_uuid`]) and whose object is one of its launchable
+//! activities, as that activity's results, and rolls them up as it does SCORM data.
 //! Voiding a statement does not take back the progress it reported (SCORM data has no such
 //! notion either).
 
@@ -56,7 +61,8 @@ pub struct ProgressUpdate {
     pub score: Option<Score>,
 }
 
-/// Reads the progress a stored statement reports, if any.
+/// Reads the progress a stored statement reports: `None` when it is not about an activity of
+/// a registration.
 pub fn progress_update(statement: &Value) -> Option<ProgressUpdate> {
     let object = statement.get("object")?;
     let object_type = object
@@ -102,9 +108,6 @@ pub fn progress_update(statement: &Value) -> Option<ProgressUpdate> {
             .and_then(|r| r.get("completion"))
             .and_then(Value::as_bool)
             == Some(true);
-    if !completed && success.is_none() && score.is_none() && verb != SCORED {
-        return None;
-    }
     Some(ProgressUpdate {
         registration,
         activity_id,
@@ -152,7 +155,8 @@ mod tests {
     #[test]
     fn updates() {
         let experienced = "http://adlnet.gov/expapi/verbs/experienced";
-        assert_eq!(progress_update(&statement(experienced, json!({}))), None);
+        let attempt = progress_update(&statement(experienced, json!({}))).unwrap();
+        assert!(!attempt.completed && attempt.success.is_none() && attempt.score.is_none());
         let completed = progress_update(&statement(COMPLETED, json!({}))).unwrap();
         assert!(completed.completed);
         assert_eq!(completed.success, None);

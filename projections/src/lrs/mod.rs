@@ -5,7 +5,6 @@
 //! | `lrs_statements` | `lrs_scopes`, `lrs_statements`, `lrs_statement_index` | `StatementStored` |
 //! | `lrs_objects` | `lrs_activities`, `lrs_agents` | `StatementStored` |
 //! | `lrs_documents` | `lrs_documents` | `DocumentWritten`, `DocumentDeleted` |
-//! | `lrs_progress` | `lrs_progress` | `StatementStored` |
 //! | `lrs_credentials` | `lrs_credentials`, `lrs_launch_tokens` | credential and launch token events |
 //! | `lrs_forwarding` | `lrs_forwarding` | forwarding events |
 //!
@@ -17,7 +16,6 @@ pub mod credentials;
 pub mod documents;
 pub mod forwarding;
 pub mod objects;
-pub mod progress;
 pub mod statements;
 
 use domain::tenancy::Scope;
