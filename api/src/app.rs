@@ -56,10 +56,14 @@ impl Application {
                 )
             })?;
         let mut settings = settings;
+        // Bound to port 0 (tests): the public URLs are the bound addresses.
+        if settings.public_url.is_empty() {
+            settings.public_url = format!("http://{}", listener.local_addr()?);
+        }
         if settings.player.content_url.is_empty() {
-            // Bound to port 0 (tests): the public URL is the bound address.
             settings.player.content_url = format!("http://{}", content_listener.local_addr()?);
         }
+        settings.player.api_url = settings.public_url.clone();
         let state = AppState::new(platform, settings, signer);
         Ok(Application {
             listener,

@@ -4,6 +4,7 @@
 mod api_keys;
 mod browser_cmi;
 mod browser_player;
+mod browser_xapi;
 mod errors;
 mod events;
 mod health;
@@ -12,6 +13,7 @@ mod lrs;
 mod lrs_access;
 mod lrs_documents;
 mod lrs_forwarding;
+mod lrs_launch;
 mod lrs_views;
 mod openapi;
 mod process;

@@ -47,7 +47,8 @@ pub struct TestApp {
 pub fn test_settings(database_url: &str, dir: &std::path::Path) -> Settings {
     Settings {
         listen: "127.0.0.1:0".parse().unwrap(),
-        public_url: "http://127.0.0.1".into(),
+        // Both origins are their bound addresses.
+        public_url: String::new(),
         content_listen: "127.0.0.1:0".parse().unwrap(),
         player: player::PlayerSettings {
             content_url: String::new(),
