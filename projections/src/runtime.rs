@@ -253,6 +253,8 @@ impl Projections {
         let name = entry.projection.name();
         let mut woken = self.log.subscribe();
         let mut failures = 0u32;
+        // How many short naps followed the last wake-up (see below).
+        let mut after_wake: Option<u32> = None;
         loop {
             // On PostgreSQL each projection runs on one node at a time.
             let _lock = match &self.db {
@@ -284,6 +286,7 @@ impl Projections {
                 match self.batch(entry).await {
                     Ok(Batch::Applied { events, checkpoint }) => {
                         failures = 0;
+                        after_wake = None;
                         tracing::debug!(
                             events,
                             position = checkpoint.position,
@@ -294,10 +297,19 @@ impl Projections {
                     Ok(Batch::Empty { checkpoint }) => {
                         failures = 0;
                         entry.status.send_replace(Status::Running { checkpoint });
+                        // On PostgreSQL an append may not be readable yet
+                        // when its wake-up arrives (an older transaction is
+                        // still open): look again soon, then less often.
+                        let nap = match after_wake {
+                            Some(tries) => (Duration::from_millis(2) * 2u32.pow(tries)).min(POLL),
+                            None => POLL,
+                        };
                         tokio::select! {
                             () = shutdown.cancelled() => return,
-                            _ = woken.changed() => {}
-                            () = tokio::time::sleep(POLL) => {}
+                            _ = woken.changed() => after_wake = Some(0),
+                            () = tokio::time::sleep(nap) => {
+                                after_wake = after_wake.map(|t| t + 1).filter(|t| *t < 7);
+                            }
                         }
                     }
                     Err(BatchError::Stop {
