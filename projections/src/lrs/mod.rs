@@ -78,16 +78,16 @@ pub(crate) async fn insert_typed_rows(
                 text.push(',');
             }
             text.push('(');
-            for c in 0..columns {
+            for (c, ty) in types.iter().enumerate() {
                 if c > 0 {
                     text.push(',');
                 }
                 n += 1;
-                if types[c].is_empty() {
+                if ty.is_empty() {
                     text.push('$');
                     text.push_str(&n.to_string());
                 } else {
-                    text.push_str(&format!("CAST(${n} AS {})", types[c]));
+                    text.push_str(&format!("CAST(${n} AS {ty})"));
                 }
             }
             text.push(')');
