@@ -1102,3 +1102,105 @@ async fn registrations_never_cross_workspaces() {
     );
     app.stop().await;
 }
+
+/// The course's outcome reaches webhook receivers: each change of the
+/// rolled-up progress, and the moments it became completed, passed or
+/// failed, in log order per registration.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_changes_and_outcomes_reach_webhooks() {
+    use e2e::receiver::Receiver;
+    let app = TestApp::spawn_with(|s| s.webhooks.retry_scale = 0.0005).await;
+    let ws = app.create_workspace("Outcomes").await;
+    let key = &ws.live_key;
+    let receiver = Receiver::start().await;
+    let hook = json(
+        app.create_webhook(
+            key,
+            &json!({"url": receiver.url("/hook"), "event_types": [
+                "registration.progress_changed", "registration.completed",
+                "registration.passed", "registration.failed"]}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    receiver.set_secrets(&[hook["secret"].as_str().unwrap()]);
+    course(&app, key, "c12", packages::scorm12()).await;
+    for (registration, status) in [("r-pass", "passed"), ("r-fail", "failed")] {
+        register(&app, key, registration, "c12").await;
+        let url = launch_url(&app, key, registration, json!({"expiry_seconds": 600})).await;
+        let session = Session::start(&app, &url).await;
+        session.deliver("i1").await;
+        let begin = json!([
+            call(0, "LMSInitialize", json!({"arg": ""}), "true", 0),
+            set(1, "cmi.core.lesson_status", "incomplete"),
+        ]);
+        json(session.commit(1, "i1", begin, false).await, 200).await;
+        let end = json!([
+            set(2, "cmi.core.score.raw", if status == "passed" { "91" } else { "12" }),
+            set(3, "cmi.core.lesson_status", status),
+            call(4, "LMSFinish", json!({"arg": ""}), "true", 0),
+        ]);
+        json(session.commit(2, "i1", end, true).await, 200).await;
+    }
+    let requests = receiver
+        .wait_until("both outcomes arrive", Duration::from_secs(60), |r| {
+            let types: Vec<String> = r.iter().map(|r| r.event_type()).collect();
+            types.iter().any(|t| t == "registration.passed")
+                && types.iter().any(|t| t == "registration.failed")
+        })
+        .await;
+    assert!(requests.iter().all(|r| r.verified == Some(true)));
+    let of = |registration: &str| -> Vec<Value> {
+        requests
+            .iter()
+            .map(|r| r.json())
+            .filter(|b| b["data"]["registration_id"] == registration)
+            .collect()
+    };
+    let types = |bodies: &[Value]| -> Vec<String> {
+        bodies
+            .iter()
+            .map(|b| b["type"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let passed = of("r-pass");
+    assert_eq!(
+        types(&passed),
+        [
+            "registration.progress_changed",
+            "registration.progress_changed",
+            "registration.completed",
+            "registration.passed"
+        ],
+        "{passed:#?}"
+    );
+    assert_eq!(passed[0]["data"]["progress"]["completion"], "incomplete");
+    assert_eq!(passed[0]["data"]["previous"]["completion"], "not_attempted");
+    assert_eq!(passed[1]["data"]["previous"]["completion"], "incomplete");
+    let outcome = &passed[3]["data"];
+    assert_eq!(outcome["attempt"], 1);
+    assert_eq!(outcome["progress"]["success"], "passed");
+    assert_eq!(outcome["progress"]["score_raw"], 91.0);
+    assert_eq!(outcome["progress"]["score_scaled"], 0.91);
+    let failed = of("r-fail");
+    assert_eq!(
+        types(&failed),
+        [
+            "registration.progress_changed",
+            "registration.progress_changed",
+            "registration.completed",
+            "registration.failed"
+        ],
+        "{failed:#?}"
+    );
+    // The progress view says what the receivers heard.
+    let progress = app
+        .eventually(key, "/api/v1/registrations/r-fail/progress", |p| {
+            p["success"] == "failed"
+        })
+        .await;
+    assert_eq!(progress["completion"], "completed");
+    assert_eq!(progress["score"]["raw"], 12.0);
+    app.stop().await;
+}

@@ -61,6 +61,12 @@ pub(super) struct SeqState {
 }
 
 impl SeqState {
+    /// The root activity's status among `statuses`, if it is there.
+    pub fn root_status<'a>(&self, statuses: &'a [ActivityStatus]) -> Option<&'a ActivityStatus> {
+        let root = &self.tracking.activities.first()?.id;
+        statuses.iter().find(|status| status.id == *root)
+    }
+
     pub fn new(options: EngineOptions, tracking: TrackingState) -> SeqState {
         SeqState {
             options,
