@@ -708,27 +708,42 @@ pub async fn commit(
     let scope = claims.scope;
     let id = scope.aggregate_id(&claims.registration);
     let metadata = metadata(scope, "player", &client);
-    let registration = aggregate(&state, &scope, &claims.registration).await?;
-    if let Some(refusal) = registration.commit_refusal(&claims.session, body.batch) {
+    // An early answer from what this process knows (the command decides
+    // again on the current state): a refusal, a retried batch, and the
+    // course a sequenced registration's data goes to.
+    let (refusal, stored, course) = state
+        .commands
+        .peek_registration(&id, |registration| {
+            let course = registration
+                .course()
+                .filter(|_| registration.is_sequenced())
+                .map(|(course_id, version)| (course_id.clone(), version));
+            (
+                registration.commit_refusal(&claims.session, body.batch),
+                registration
+                    .last_batch(&claims.session)
+                    .is_some_and(|last| body.batch <= last),
+                course,
+            )
+        })
+        .await
+        .map_err(command_error)?;
+    if let Some(refusal) = refusal {
         return Err(refuse(&state, &id, &claims.session, body.batch, refusal, &metadata).await);
     }
-    if registration
-        .last_batch(&claims.session)
-        .is_some_and(|last| body.batch <= last)
-    {
+    if stored {
         // A retry of a stored batch: nothing is appended.
         return Ok(Json(json!({"acked": body.batch})));
     }
-    // A sequenced registration's data goes to the sequencer as it comes.
-    let course = match registration.course() {
-        Some((course_id, version)) if registration.is_sequenced() => Some(
+    let course = match course {
+        Some((course_id, version)) => Some(
             state
                 .courses
                 .get(&state.db, &scope, course_id.as_str(), i64::from(version))
                 .await?
                 .ok_or_else(course_gone)?,
         ),
-        _ => None,
+        None => None,
     };
     let committed = state
         .commands

@@ -1137,7 +1137,11 @@ async fn progress_changes_and_outcomes_reach_webhooks() {
         ]);
         json(session.commit(1, "i1", begin, false).await, 200).await;
         let end = json!([
-            set(2, "cmi.core.score.raw", if status == "passed" { "91" } else { "12" }),
+            set(
+                2,
+                "cmi.core.score.raw",
+                if status == "passed" { "91" } else { "12" }
+            ),
             set(3, "cmi.core.lesson_status", status),
             call(4, "LMSFinish", json!({"arg": ""}), "true", 0),
         ]);
