@@ -795,6 +795,10 @@ pub struct Navigate {
     pub request: Request,
     #[serde(default)]
     pub target: Option<String>,
+    /// The activity the page shows. Only a preview's is read: a preview
+    /// records no deliveries, so the server cannot know it otherwise.
+    #[serde(default)]
+    pub current: Option<String>,
 }
 
 pub async fn navigate(
@@ -841,7 +845,11 @@ pub async fn navigate(
         )?));
     }
     let tree = Tree::of(&loaded.course);
-    let current = registration.delivered(&claims.session).map(str::to_owned);
+    let current = if claims.tracking {
+        registration.delivered(&claims.session).map(str::to_owned)
+    } else {
+        body.current.filter(|current| tree.is_launchable(current))
+    };
     let navigation = navigation::navigate(
         &tree,
         &summaries(&registration),

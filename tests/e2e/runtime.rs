@@ -1052,6 +1052,61 @@ async fn a_preview_records_nothing_and_heartbeats_measure_time() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preview_navigates_from_the_activity_the_page_shows() {
+    let app = TestApp::spawn().await;
+    let ws = app.create_workspace("Preview navigation").await;
+    let key = &ws.live_key;
+    course(&app, key, "c3", packages::scorm12_multi(3)).await;
+    register(&app, key, "r1", "c3").await;
+    let before = app.all_events(key).await.len();
+    let preview = launch_url(&app, key, "r1", json!({"tracking": false})).await;
+    let session = Session::start(&app, &preview).await;
+    assert_eq!(session.start["navigation"]["deliver"], "i1");
+    session.deliver("i1").await;
+    // A preview records no delivery: the page says where it is.
+    let next = json(
+        session
+            .post("navigate", json!({"request": "continue", "current": "i2"}))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(next["deliver"], "i3", "{next}");
+    let back = json(
+        session
+            .post("navigate", json!({"request": "previous", "current": "i2"}))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(back["deliver"], "i1", "{back}");
+    // An activity the course does not have counts as none.
+    let unknown = json(
+        session
+            .post("navigate", json!({"request": "continue", "current": "nope"}))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(unknown["deliver"], "i1", "{unknown}");
+    assert_eq!(app.all_events(key).await.len(), before);
+
+    // A tracked session goes by what it delivered, whatever the page says.
+    let url = launch_url(&app, key, "r1", json!({})).await;
+    let tracked = Session::start(&app, &url).await;
+    tracked.deliver("i1").await;
+    let next = json(
+        tracked
+            .post("navigate", json!({"request": "continue", "current": "i2"}))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(next["deliver"], "i2", "{next}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registrations_never_cross_workspaces() {
     let app = TestApp::spawn().await;
     let a: TestWorkspace = app.create_workspace("A").await;
