@@ -340,10 +340,14 @@ class Player {
       li.className = "ac-toc-item";
       li.dataset.id = item.id;
       li.style.setProperty("--depth", String(item.depth || 1));
-      const entry = document.createElement(item.selectable === false ? "span" : "button");
+      // A disabled activity (a rule or a limit holds) shows as a button
+      // that cannot be pressed, not as plain text like a heading: the
+      // sequencer never offers it as selectable, yet the learner should see
+      // that it exists and is locked.
+      const entry = document.createElement(item.selectable === false && !item.disabled ? "span" : "button");
       if (entry.tagName === "BUTTON") {
         entry.type = "button";
-        entry.disabled = Boolean(item.disabled);
+        entry.disabled = Boolean(item.disabled) || item.selectable === false;
         entry.addEventListener("click", () => this.navigate("choice", item.id));
       }
       if (item.current) entry.setAttribute("aria-current", "step");
