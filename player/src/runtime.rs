@@ -686,8 +686,20 @@ pub struct Commit {
     pub page_hide: bool,
 }
 
+/// A commit request: one batch, or (from the page-hide beacon) several
+/// consecutive batches that must be stored in order.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Commits {
+    Many { batches: Vec<Commit> },
+    One(Commit),
+}
+
 /// `POST /runtime/{token}/commit`. The body may come from `sendBeacon`,
-/// so any content type is read as JSON.
+/// so any content type is read as JSON. A page-hide beacon carries every
+/// batch the page has not seen acknowledged, as `{"batches": [...]}`:
+/// separate beacons could arrive out of order, one request cannot. They
+/// are stored in order; the first refusal ends the request.
 pub async fn commit(
     State(state): State<PlayerState>,
     Path(token): Path<String>,
@@ -695,22 +707,44 @@ pub async fn commit(
     body: Bytes,
 ) -> Result<Json<serde_json::Value>, PlayerError> {
     let claims = session_claims(&state, &token)?;
-    let body: Commit = serde_json::from_slice(&body).map_err(|e| {
+    let commits: Commits = serde_json::from_slice(&body).map_err(|e| {
         PlayerError::new(
             StatusCode::BAD_REQUEST,
             "invalid_batch",
             format!("the batch is not valid JSON: {e}"),
         )
     })?;
+    match commits {
+        Commits::One(batch) => commit_batch(&state, &claims, &client, batch).await,
+        Commits::Many { batches } => {
+            let mut answer = Err(PlayerError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_batch",
+                "batches is empty",
+            ));
+            for batch in batches {
+                answer = Ok(commit_batch(&state, &claims, &client, batch).await?);
+            }
+            answer
+        }
+    }
+}
+
+async fn commit_batch(
+    state: &PlayerState,
+    claims: &SessionClaims,
+    client: &Client,
+    body: Commit,
+) -> Result<Json<serde_json::Value>, PlayerError> {
     if !claims.tracking {
         return Ok(Json(json!({"acked": body.batch})));
     }
     let scope = claims.scope;
     let id = scope.aggregate_id(&claims.registration);
-    let metadata = metadata(scope, "player", &client);
-    let registration = aggregate(&state, &scope, &claims.registration).await?;
+    let metadata = metadata(scope, "player", client);
+    let registration = aggregate(state, &scope, &claims.registration).await?;
     if let Some(refusal) = registration.commit_refusal(&claims.session, body.batch) {
-        return Err(refuse(&state, &id, &claims.session, body.batch, refusal, &metadata).await);
+        return Err(refuse(state, &id, &claims.session, body.batch, refusal, &metadata).await);
     }
     if registration
         .last_batch(&claims.session)
@@ -753,7 +787,7 @@ pub async fn commit(
             json!({"acked": body.batch, "position": checkpoint.map_or(0, |c| c.position)}),
         )),
         Err(CommandError::Rejected(err)) if err.is_recorded_refusal() => {
-            Err(refuse(&state, &id, &claims.session, body.batch, err, &metadata).await)
+            Err(refuse(state, &id, &claims.session, body.batch, err, &metadata).await)
         }
         Err(err) => Err(command_error(err)),
     }
