@@ -69,6 +69,8 @@ struct FakeState {
     current: BTreeMap<usize, String>,
     /// Forces this status on every commit while set.
     commit_status: Option<u16>,
+    /// The error code of the forced answers (`forced` when unset).
+    commit_code: Option<&'static str>,
     received: Vec<Received>,
     /// `(session, batch)` → the body stored the first time.
     stored: BTreeMap<(usize, u64), Value>,
@@ -403,7 +405,10 @@ fn commit_batch(fake: &Fake, session: usize, body: &Value) -> Response {
     let mut state = fake.lock();
     let (status, response) = if let Some(forced) = state.commit_status {
         let status = StatusCode::from_u16(forced).expect("a valid status");
-        (status, refusal(status, "forced"))
+        (
+            status,
+            refusal(status, state.commit_code.unwrap_or("forced")),
+        )
     } else if session < state.sessions.len() {
         let status = StatusCode::CONFLICT;
         (status, refusal(status, "session_superseded"))
@@ -985,6 +990,46 @@ async fn the_page_hide_beacon_carries_every_unacknowledged_batch_in_one_request(
                     "{calls:?}"
                 );
             }
+            fake.assert_session_log_is_whole(1);
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_commit_that_lost_a_race_is_kept_and_sent_again() {
+    with_player(
+        Course::new(ScormVersion::Scorm2004Fourth),
+        async |client, fake, site| {
+            client
+                .goto(&site.url("/launch/launch-1"))
+                .await
+                .expect("the player loads");
+            wait_sco(client, TOP, "i1").await;
+            {
+                let mut state = fake.lock();
+                state.commit_status = Some(409);
+                state.commit_code = Some("concurrent_update");
+            }
+            assert_eq!(
+                call(client, "SetValue", &["cmi.location", "raced"]).await,
+                outcome("true", "0")
+            );
+            assert_eq!(call(client, "Commit", &[""]).await, outcome("false", "391"));
+            assert_eq!(
+                pending_keys(client).await,
+                vec!["allureconnect.pending.sess-1.1"]
+            );
+            assert_eq!(message(client).await, "", "not taken for a refusal");
+            fake.lock().commit_status = None;
+            assert_eq!(call(client, "Commit", &[""]).await, outcome("true", "0"));
+            assert_eq!(pending_keys(client).await, Vec::<String>::new());
+            let calls = fake.calls(1);
+            assert_eq!(
+                calls.iter().filter(|c| c["value"] == "raced").count(),
+                1,
+                "{calls:?}"
+            );
             fake.assert_session_log_is_whole(1);
         },
     )
