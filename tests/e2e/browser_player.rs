@@ -5,8 +5,9 @@
 //! beacon, superseded sessions, navigation, heartbeat, previews, and API
 //! discovery from nested and opened windows.
 //!
-//! The fake is a test double of the HTTP protocol only; the real server's
-//! end-to-end tests replace it when the server lands.
+//! The fake is a test double of the HTTP protocol only, for answers the
+//! real server cannot be made to give on demand; `browser_server.rs` runs
+//! the same page against the real server.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
