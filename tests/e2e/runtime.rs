@@ -1052,6 +1052,145 @@ async fn a_preview_records_nothing_and_heartbeats_measure_time() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_hide_request_stores_its_batches_in_order() {
+    let app = TestApp::spawn().await;
+    let ws = app.create_workspace("Beacons").await;
+    let key = &ws.live_key;
+    course(&app, key, "c12", packages::scorm12()).await;
+    register(&app, key, "r1", "c12").await;
+    let url = launch_url(&app, key, "r1", json!({})).await;
+    let session = Session::start(&app, &url).await;
+    session.deliver("i1").await;
+    let batch = |number: u64, calls: Value| json!({"batch": number, "activity_id": "i1", "calls": calls, "page_hide": true});
+    let b1 = batch(
+        1,
+        json!([
+            call(0, "LMSInitialize", json!({"arg": ""}), "true", 0),
+            set(1, "cmi.core.lesson_location", "one"),
+        ]),
+    );
+    let b2 = batch(2, json!([set(2, "cmi.core.lesson_location", "two")]));
+    let b3 = batch(3, json!([set(3, "cmi.core.lesson_location", "three")]));
+    let answer = json(
+        session
+            .post("commit", json!({"batches": [b1.clone(), b2.clone()]}))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(answer["acked"], 2);
+    // Again with one more: the two it has are not stored twice.
+    let answer = json(
+        session
+            .post("commit", json!({"batches": [b1, b2, b3.clone()]}))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(answer["acked"], 3);
+    // A gap ends the request at the refused batch.
+    let b5 = batch(5, json!([set(5, "cmi.core.lesson_location", "five")]));
+    error(
+        session.post("commit", json!({"batches": [b3, b5]})).await,
+        409,
+        "batch_out_of_order",
+    )
+    .await;
+    error(
+        session.post("commit", json!({"batches": []})).await,
+        400,
+        "invalid_batch",
+    )
+    .await;
+    let log = app
+        .eventually(key, "/api/v1/registrations/r1/runtime-log", |l| {
+            l["calls"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c["value"] == "three"))
+        })
+        .await;
+    let values: Vec<&str> = log["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["value"].as_str())
+        .filter(|v| !v.is_empty())
+        .collect();
+    assert_eq!(values, vec!["one", "two", "three"]);
+    let events = app.all_events(key).await;
+    let committed: Vec<(i64, bool)> = events
+        .iter()
+        .filter(|e| e["type"] == "RuntimeBatchCommitted")
+        .map(|e| {
+            (
+                e["data"]["batch"].as_i64().unwrap(),
+                e["data"]["page_hide"] == true,
+            )
+        })
+        .collect();
+    assert_eq!(committed, vec![(1, true), (2, true), (3, true)]);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preview_navigates_from_the_activity_the_page_shows() {
+    let app = TestApp::spawn().await;
+    let ws = app.create_workspace("Preview navigation").await;
+    let key = &ws.live_key;
+    course(&app, key, "c3", packages::scorm12_multi(3)).await;
+    register(&app, key, "r1", "c3").await;
+    let before = app.all_events(key).await.len();
+    let preview = launch_url(&app, key, "r1", json!({"tracking": false})).await;
+    let session = Session::start(&app, &preview).await;
+    assert_eq!(session.start["navigation"]["deliver"], "i1");
+    session.deliver("i1").await;
+    // A preview records no delivery: the page says where it is.
+    let next = json(
+        session
+            .post("navigate", json!({"request": "continue", "current": "i2"}))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(next["deliver"], "i3", "{next}");
+    let back = json(
+        session
+            .post("navigate", json!({"request": "previous", "current": "i2"}))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(back["deliver"], "i1", "{back}");
+    // An activity the course does not have counts as none.
+    let unknown = json(
+        session
+            .post(
+                "navigate",
+                json!({"request": "continue", "current": "nope"}),
+            )
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(unknown["deliver"], "i1", "{unknown}");
+    assert_eq!(app.all_events(key).await.len(), before);
+
+    // A tracked session goes by what it delivered, whatever the page says.
+    let url = launch_url(&app, key, "r1", json!({})).await;
+    let tracked = Session::start(&app, &url).await;
+    tracked.deliver("i1").await;
+    let next = json(
+        tracked
+            .post("navigate", json!({"request": "continue", "current": "i2"}))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(next["deliver"], "i2", "{next}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registrations_never_cross_workspaces() {
     let app = TestApp::spawn().await;
     let a: TestWorkspace = app.create_workspace("A").await;
