@@ -989,9 +989,13 @@ impl Registration {
                     .filter(|live| Some(&live.activity_id) == current.as_ref());
                 let input = match (current, live) {
                     (Some(activity), Some(live)) if !state.handed_over => {
+                        let report = runtime_report(live.runtime.data(), true);
+                        let request = request.or_else(|| {
+                            self.single_sco_end(&live.runtime, report.nav_request.as_deref())
+                        });
                         SequencingInput::Terminate {
                             activity,
-                            report: runtime_report(live.runtime.data(), true),
+                            report,
                             request,
                             at,
                         }
@@ -1007,6 +1011,28 @@ impl Registration {
                 Ok(events)
             }
         }
+    }
+
+    /// What a course of one SCO does when its SCO terminates without a
+    /// navigation request of its own: it suspends the course when the SCO
+    /// left with `suspend`, and exits it otherwise, so the course's status
+    /// rolls up and the player ends, as learners (and SCORM Cloud's
+    /// defaults) expect. A course of several SCOs waits for the learner's
+    /// next request, as the SN book says.
+    fn single_sco_end(
+        &self,
+        runtime: &RuntimeSession,
+        nav_request: Option<&str>,
+    ) -> Option<NavigationRequest> {
+        let ended = runtime.state() == crate::cmi::SessionState::Terminated;
+        if !ended || nav_request.is_some_and(|r| r != "_none_") || self.launchable.len() != 1 {
+            return None;
+        }
+        Some(if runtime.data().get("cmi.exit") == Some("suspend") {
+            NavigationRequest::SuspendAll
+        } else {
+            NavigationRequest::ExitAll
+        })
     }
 
     /// Starts sequencing in a new session: the attempt's tracking state if

@@ -554,6 +554,90 @@ mod tests {
         assert!(!engine.request_valid(&NavigationRequest::Previous));
     }
 
+    /// One SCO: its own Terminate ends (or suspends) the course, so the
+    /// course's status rolls up without the learner asking.
+    fn single_sco() -> Arc<Course> {
+        let manifest = r#"<manifest identifier="M" xmlns="http://www.imsglobal.org/xsd/imscp_v1p1"
+    xmlns:adlcp="http://www.adlnet.org/xsd/adlcp_v1p3">
+  <metadata><schema>ADL SCORM</schema><schemaversion>2004 4th Edition</schemaversion></metadata>
+  <organizations default="O"><organization identifier="O"><title>Course</title>
+    <item identifier="i1" identifierref="R1"><title>One</title></item>
+  </organization></organizations>
+  <resources><resource identifier="R1" type="webcontent" adlcp:scormType="sco" href="one.html"/></resources>
+</manifest>"#;
+        let package = MemoryPackage::new()
+            .with("imsmanifest.xml", manifest)
+            .with("one.html", "");
+        Arc::new(
+            import_package(&package, &ImportOptions::default())
+                .unwrap()
+                .course,
+        )
+    }
+
+    #[test]
+    fn a_single_sco_that_terminates_ends_or_suspends_the_course() {
+        for (exit, completion) in [("normal", "completed"), ("suspend", "incomplete")] {
+            let course = single_sco();
+            let mut registration = Registration::default();
+            run(
+                &mut registration,
+                C::Create {
+                    registration_id: "r1".into(),
+                    course_id: CourseId::parse("c1").unwrap(),
+                    course_version: 1,
+                    activities: vec!["i1".into()],
+                    learner: Learner {
+                        id: "l1".into(),
+                        first_name: None,
+                        last_name: None,
+                        email: None,
+                    },
+                    tags: vec![],
+                    at: at(0),
+                },
+            );
+            start(&mut registration, "s1", sequencing(&course));
+            deliver(&mut registration, "s1", "i1");
+            let status = if exit == "normal" {
+                "completed"
+            } else {
+                "incomplete"
+            };
+            commit(
+                &mut registration,
+                &course,
+                "s1",
+                1,
+                "i1",
+                vec![
+                    call(1, ApiCall::Initialize { arg: String::new() }),
+                    set(2, "cmi.completion_status", status),
+                    set(3, "cmi.exit", exit),
+                    call(4, ApiCall::Terminate { arg: String::new() }),
+                ],
+            );
+            let events = sequence(&mut registration, &course, "s1", None);
+            let E::SequencingDecided {
+                input, decision, ..
+            } = &events[0]
+            else {
+                panic!("{events:?}")
+            };
+            let SequencingInput::Terminate { request, .. } = &**input else {
+                panic!("{input:?}")
+            };
+            let expected = if exit == "normal" {
+                NavigationRequest::ExitAll
+            } else {
+                NavigationRequest::SuspendAll
+            };
+            assert_eq!(request.as_ref(), Some(&expected), "{exit}");
+            assert_eq!(decision.outcome, Outcome::SessionEnded, "{exit}");
+            assert_eq!(registration.progress().completion, completion, "{exit}");
+        }
+    }
+
     #[test]
     fn the_folded_state_equals_a_replay_of_the_recorded_inputs() {
         let course = course(true);
