@@ -30,7 +30,7 @@ use crate::sequencing::engine::{
     ActivityStatus, Decision, Engine, EngineError, EngineOptions, Entry, NavigationRequest,
     Outcome, SequencingInput, TrackingState,
 };
-pub use progress::{Progress, completion_of, roll_up, success_of};
+pub use progress::{ActivityResult, Progress, completion_of, roll_up, success_of};
 use sequencing::SeqState;
 pub use sequencing::{LearnerGlobals, Sequencing, runtime_report};
 
@@ -648,10 +648,12 @@ impl Registration {
     /// and the moments it became completed, passed or failed.
     fn progress_after(&self, events: &mut Vec<RegistrationEvent>) {
         use RegistrationEvent as E;
-        let mut summaries: BTreeMap<&str, &RuntimeSummary> = self
+        let mut results: BTreeMap<&str, ActivityResult> = self
             .activities
             .iter()
-            .filter_map(|(id, state)| Some((id.as_str(), state.summary.as_ref()?)))
+            .filter_map(|(id, state)| {
+                Some((id.as_str(), ActivityResult::of(state.summary.as_ref()?)))
+            })
             .collect();
         let mut root = self.root_status.as_ref();
         let mut touched = false;
@@ -662,7 +664,7 @@ impl Registration {
                     summary,
                     ..
                 } => {
-                    summaries.insert(activity_id, summary);
+                    results.insert(activity_id, ActivityResult::of(summary));
                     touched = true;
                 }
                 E::SequencingDecided { statuses, .. } => {
@@ -677,7 +679,7 @@ impl Registration {
         if !touched {
             return;
         }
-        let progress = roll_up(&self.launchable, &summaries, root);
+        let progress = roll_up(&self.launchable, &results, root);
         let previous = &self.progress;
         if progress == *previous {
             return;

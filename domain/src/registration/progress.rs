@@ -61,14 +61,18 @@ pub fn success_of(status: &ActivityStatus) -> &'static str {
     }
 }
 
-/// One activity's result as the roll-up reads it.
-struct ActivityResult {
-    completion: String,
-    success: String,
-    scaled: Option<f64>,
-    raw: Option<f64>,
-    min: Option<f64>,
-    max: Option<f64>,
+/// One activity's result as the roll-up reads it: from a SCO's runtime
+/// summary, or from what xAPI statements said of an activity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActivityResult {
+    /// `completed`, `incomplete`, `not_attempted` or `unknown`.
+    pub completion: String,
+    /// `passed`, `failed` or `unknown`.
+    pub success: String,
+    pub scaled: Option<f64>,
+    pub raw: Option<f64>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
 }
 
 fn number(value: &Option<String>) -> Option<f64> {
@@ -76,7 +80,7 @@ fn number(value: &Option<String>) -> Option<f64> {
 }
 
 impl ActivityResult {
-    fn of(summary: &RuntimeSummary) -> ActivityResult {
+    pub fn of(summary: &RuntimeSummary) -> ActivityResult {
         ActivityResult {
             completion: summary.completion_status.replace(' ', "_"),
             success: summary.success_status.clone(),
@@ -102,13 +106,9 @@ impl ActivityResult {
 ///   from its root activity, as the sequencer rolled them up.
 pub fn roll_up(
     launchable: &[String],
-    summaries: &BTreeMap<&str, &RuntimeSummary>,
+    results: &BTreeMap<&str, ActivityResult>,
     root: Option<&ActivityStatus>,
 ) -> Progress {
-    let results: BTreeMap<&str, ActivityResult> = summaries
-        .iter()
-        .map(|(id, summary)| (*id, ActivityResult::of(summary)))
-        .collect();
     let wanted: Vec<&str> = if launchable.is_empty() {
         results.keys().copied().collect()
     } else {
@@ -272,9 +272,11 @@ mod tests {
             ),
         ];
         for (launchable, reported, completion, success, scaled) in rows {
-            let summaries: BTreeMap<&str, &RuntimeSummary> =
-                reported.iter().map(|(id, s)| (*id, s)).collect();
-            let progress = roll_up(&launchable, &summaries, None);
+            let results: BTreeMap<&str, ActivityResult> = reported
+                .iter()
+                .map(|(id, s)| (*id, ActivityResult::of(s)))
+                .collect();
+            let progress = roll_up(&launchable, &results, None);
             assert_eq!(
                 (progress.completion.as_str(), progress.success.as_str()),
                 (completion, success),
@@ -287,8 +289,10 @@ mod tests {
     #[test]
     fn a_sequenced_course_is_its_root() {
         let reported = [("a", summary("completed", "passed", Some("10")))];
-        let summaries: BTreeMap<&str, &RuntimeSummary> =
-            reported.iter().map(|(id, s)| (*id, s)).collect();
+        let summaries: BTreeMap<&str, ActivityResult> = reported
+            .iter()
+            .map(|(id, s)| (*id, ActivityResult::of(s)))
+            .collect();
         let launchable = vec!["a".to_owned(), "b".to_owned()];
         let status = root(CompletionStatus::Completed, SuccessStatus::Failed, 1);
         let progress = roll_up(&launchable, &summaries, Some(&status));
