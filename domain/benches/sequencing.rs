@@ -390,30 +390,43 @@ fn rebuild_from_events(course: &Course, leaves: &[String]) -> (usize, Vec<Timing
             at: at0,
         });
     };
-    'walks: loop {
-        let start = SequencingInput::Navigate {
-            request: NavigationRequest::Start,
-            at: at(step),
-        };
-        decide(&mut engine, start, &mut log);
-        for (index, leaf) in leaves.iter().enumerate() {
-            step += 2;
-            let terminate = SequencingInput::Terminate {
+    // One walk through the course; each SCO commits its progress 21 times
+    // before it terminates (a long session), then the learner continues.
+    let start = SequencingInput::Navigate {
+        request: NavigationRequest::Start,
+        at: at(step),
+    };
+    decide(&mut engine, start, &mut log);
+    for (index, leaf) in leaves.iter().enumerate() {
+        if log.len() >= EVENTS + 3 {
+            break;
+        }
+        for commit in 1..=21 {
+            step += 1;
+            let progress = SequencingInput::Commit {
                 activity: leaf.clone(),
-                report: report(index),
-                request: None,
+                report: RuntimeReport {
+                    completion_status: Some(CompletionStatus::Incomplete),
+                    progress_measure: Some(f64::from(commit) / 22.0),
+                    ..RuntimeReport::default()
+                },
                 at: at(step),
             };
-            decide(&mut engine, terminate, &mut log);
-            let next = SequencingInput::Navigate {
-                request: NavigationRequest::Continue,
-                at: at(step + 1),
-            };
-            decide(&mut engine, next, &mut log);
-            if log.len() >= EVENTS + 3 {
-                break 'walks;
-            }
+            decide(&mut engine, progress, &mut log);
         }
+        step += 2;
+        let terminate = SequencingInput::Terminate {
+            activity: leaf.clone(),
+            report: report(index),
+            request: None,
+            at: at(step),
+        };
+        decide(&mut engine, terminate, &mut log);
+        let next = SequencingInput::Navigate {
+            request: NavigationRequest::Continue,
+            at: at(step + 1),
+        };
+        decide(&mut engine, next, &mut log);
     }
     let stored: Vec<String> = log
         .iter()
