@@ -284,7 +284,7 @@ impl Projection for RegistrationsView {
                 client_at,
                 at,
             } => {
-                let delivery = delivery_position(tx, &k, session_id).await?;
+                let delivery = self.delivery_of(tx, &k, session_id).await?;
                 if let Some(live) = self.lock().get_mut(&live_key(&k, session_id)) {
                     live.pending.push(RecordedCall {
                         seq: *seq,
@@ -330,7 +330,7 @@ impl Projection for RegistrationsView {
                 at,
                 ..
             } => {
-                let delivery = delivery_position(tx, &k, session_id).await?;
+                let delivery = self.delivery_of(tx, &k, session_id).await?;
                 let server_at = timestamp(at);
                 for logged in calls {
                     insert_logged(
@@ -456,6 +456,21 @@ impl Projection for RegistrationsView {
 }
 
 impl RegistrationsView {
+    /// The position of the delivery a session's calls belong to: from the
+    /// live sessions this view keeps, or its table.
+    async fn delivery_of(
+        &self,
+        tx: &mut Tx,
+        k: &Key,
+        session_id: &str,
+    ) -> Result<i64, ProjectionError> {
+        let cached = self.lock().get(&live_key(k, session_id)).map(|l| l.delivery);
+        match cached {
+            Some(delivery) => Ok(delivery),
+            None => delivery_position(tx, k, session_id).await,
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, LiveDelivery>> {
         self.live
             .lock()
