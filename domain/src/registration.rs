@@ -695,26 +695,41 @@ impl Registration {
             previous: previous.clone(),
             at,
         }];
-        if became(|p| &p.completion, "completed") {
-            more.push(E::RegistrationCompleted {
-                attempt,
-                progress: progress.clone(),
-                at,
-            });
-        }
-        if became(|p| &p.success, "passed") {
-            more.push(E::RegistrationPassed {
-                attempt,
-                progress: progress.clone(),
-                at,
-            });
-        }
-        if became(|p| &p.success, "failed") {
-            more.push(E::RegistrationFailed {
-                attempt,
-                progress: progress.clone(),
-                at,
-            });
+        type Field = fn(&Progress) -> &str;
+        type Outcome = fn(u32, Progress, DateTime<Utc>) -> RegistrationEvent;
+        let outcomes: [(Field, &str, Outcome); 3] = [
+            (
+                |p| &p.completion,
+                "completed",
+                |attempt, progress, at| E::RegistrationCompleted {
+                    attempt,
+                    progress,
+                    at,
+                },
+            ),
+            (
+                |p| &p.success,
+                "passed",
+                |attempt, progress, at| E::RegistrationPassed {
+                    attempt,
+                    progress,
+                    at,
+                },
+            ),
+            (
+                |p| &p.success,
+                "failed",
+                |attempt, progress, at| E::RegistrationFailed {
+                    attempt,
+                    progress,
+                    at,
+                },
+            ),
+        ];
+        for (field, value, event) in outcomes {
+            if became(field, value) {
+                more.push(event(attempt, progress.clone(), at));
+            }
         }
         events.extend(more);
     }

@@ -464,7 +464,10 @@ impl RegistrationsView {
         k: &Key,
         session_id: &str,
     ) -> Result<i64, ProjectionError> {
-        let cached = self.lock().get(&live_key(k, session_id)).map(|l| l.delivery);
+        let cached = self
+            .lock()
+            .get(&live_key(k, session_id))
+            .map(|l| l.delivery);
         match cached {
             Some(delivery) => Ok(delivery),
             None => delivery_position(tx, k, session_id).await,

@@ -305,6 +305,10 @@ mod tests {
     }
 
     fn created() -> Registration {
+        created_with(&["i1", "i2"])
+    }
+
+    fn created_with(activities: &[&str]) -> Registration {
         let mut registration = Registration::default();
         run(
             &mut registration,
@@ -312,7 +316,7 @@ mod tests {
                 registration_id: "r1".into(),
                 course_id: CourseId::parse("c1").unwrap(),
                 course_version: 1,
-                activities: vec!["i1".into(), "i2".into()],
+                activities: activities.iter().map(|a| (*a).to_owned()).collect(),
                 learner: Learner {
                     id: "l1".into(),
                     first_name: None,
@@ -579,24 +583,7 @@ mod tests {
     fn a_single_sco_that_terminates_ends_or_suspends_the_course() {
         for (exit, completion) in [("normal", "completed"), ("suspend", "incomplete")] {
             let course = single_sco();
-            let mut registration = Registration::default();
-            run(
-                &mut registration,
-                C::Create {
-                    registration_id: "r1".into(),
-                    course_id: CourseId::parse("c1").unwrap(),
-                    course_version: 1,
-                    activities: vec!["i1".into()],
-                    learner: Learner {
-                        id: "l1".into(),
-                        first_name: None,
-                        last_name: None,
-                        email: None,
-                    },
-                    tags: vec![],
-                    at: at(0),
-                },
-            );
+            let mut registration = created_with(&["i1"]);
             start(&mut registration, "s1", sequencing(&course));
             deliver(&mut registration, "s1", "i1");
             let status = if exit == "normal" {
