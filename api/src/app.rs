@@ -56,10 +56,14 @@ impl Application {
                 )
             })?;
         let mut settings = settings;
+        // Bound to port 0 (tests): the public URLs are the bound addresses.
+        if settings.public_url.is_empty() {
+            settings.public_url = format!("http://{}", listener.local_addr()?);
+        }
         if settings.player.content_url.is_empty() {
-            // Bound to port 0 (tests): the public URL is the bound address.
             settings.player.content_url = format!("http://{}", content_listener.local_addr()?);
         }
+        settings.player.api_url = settings.public_url.clone();
         let state = AppState::new(platform, settings, signer);
         Ok(Application {
             listener,
@@ -99,6 +103,15 @@ impl Application {
             .platform
             .projections
             .spawn(stop_projections.clone());
+        let platform = &self.state.platform;
+        runners.push(
+            crate::lrs::forwarder::Forwarder::new(
+                platform.db.clone(),
+                platform.log.clone(),
+                platform.blobs.clone(),
+            )
+            .spawn(stop_projections.clone()),
+        );
         if self.state.settings.webhooks.dispatch {
             runners.push(
                 crate::webhooks::Dispatcher::new(
@@ -173,10 +186,16 @@ pub fn router(state: AppState) -> Router {
         .split_for_parts();
     let (health, health_doc) = routes::health().split_for_parts();
     openapi.merge(health_doc);
+    let (xapi, xapi_doc) = routes::xapi::router().split_for_parts();
+    openapi.merge(xapi_doc);
+    let xapi = xapi
+        .layer(DefaultBodyLimit::max(routes::xapi::BODY_LIMIT))
+        .layer(routes::xapi::cors());
     let openapi = Json(openapi);
     Router::new()
         .merge(api)
         .merge(health)
+        .merge(xapi)
         .route(
             "/api/v1/openapi.json",
             get(move || async move { openapi.clone() }),

@@ -21,7 +21,8 @@ pub fn main() -> ExitCode {
         }
     };
     crate::telemetry::init(cli.common.log_format, &cli.common.log);
-    // Webhooks to https:// endpoints use rustls with this provider.
+    // Webhooks and the statement forwarder reach https:// endpoints through
+    // reqwest, built with rustls and no default crypto provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

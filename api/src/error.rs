@@ -383,3 +383,96 @@ pub async fn json_errors(response: Response) -> Response {
     }
     json
 }
+
+impl From<crate::lrs::LrsError> for ApiError {
+    fn from(err: crate::lrs::LrsError) -> Self {
+        use crate::lrs::LrsError;
+        use domain::lrs::document::DocumentError;
+        use domain::xapi::document::PreconditionError;
+        let message = err.to_string();
+        match err {
+            LrsError::Invalid(errors) => {
+                let first = errors.first();
+                ApiError::bad_request(
+                    first.code.as_str(),
+                    format!("{} ({})", first.message, first.path),
+                )
+            }
+            LrsError::StatementConflict { .. } => ApiError::conflict("statement_conflict", message),
+            LrsError::Forbidden(_) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", message),
+            LrsError::Document(DocumentError::Precondition(PreconditionError::Failed(_))) => {
+                ApiError::new(
+                    StatusCode::PRECONDITION_FAILED,
+                    "precondition_failed",
+                    message,
+                )
+            }
+            LrsError::Document(DocumentError::Precondition(
+                PreconditionError::MissingPrecondition,
+            )) => ApiError::conflict("precondition_required", message),
+            LrsError::Document(DocumentError::Merge(_)) => {
+                ApiError::bad_request("cannot_merge", message)
+            }
+            LrsError::Document(DocumentError::TooLarge) => payload_too_large(),
+            LrsError::Document(DocumentError::PreconditionRequired) => {
+                ApiError::bad_request("precondition_required", message)
+            }
+            LrsError::Concurrent => ApiError::conflict("concurrent_update", message),
+            LrsError::Store(err) => ApiError::internal(err),
+            LrsError::Internal(err) => ApiError::internal(err),
+        }
+    }
+}
+
+impl From<CommandError<domain::lrs::credential::LrsCredentialError>> for ApiError {
+    fn from(err: CommandError<domain::lrs::credential::LrsCredentialError>) -> Self {
+        use domain::lrs::credential::LrsCredentialError as E;
+        command_error(err, |err| {
+            let message = err.to_string();
+            match err {
+                E::Duplicate(_) => ApiError::conflict("lrs_credential_exists", message),
+                E::Unknown(_) => ApiError::not_found("lrs_credential_not_found", message),
+                E::AlreadyRevoked(_) => ApiError::conflict("lrs_credential_revoked", message),
+                E::NoScopes | E::UnknownScope(_) => {
+                    ApiError::unprocessable("invalid_scopes", message)
+                }
+                E::LabelTooLong => ApiError::unprocessable("invalid_label", message),
+            }
+        })
+    }
+}
+
+impl From<CommandError<domain::lrs::launch::LaunchTokenError>> for ApiError {
+    fn from(err: CommandError<domain::lrs::launch::LaunchTokenError>) -> Self {
+        use domain::lrs::launch::LaunchTokenError as E;
+        command_error(err, |err| {
+            let message = err.to_string();
+            match err {
+                E::AlreadyIssued | E::AlreadyRevoked => {
+                    ApiError::conflict("launch_token_exists", message)
+                }
+                E::NotIssued => ApiError::not_found("launch_token_not_found", message),
+                E::InvalidActor(_) => ApiError::unprocessable("invalid_actor", message),
+                E::InvalidActivity => ApiError::unprocessable("invalid_activity_id", message),
+                E::ExpiresBeforeIssued => ApiError::unprocessable("invalid_expiry", message),
+            }
+        })
+    }
+}
+
+impl From<CommandError<domain::lrs::forwarding::ForwardingError>> for ApiError {
+    fn from(err: CommandError<domain::lrs::forwarding::ForwardingError>) -> Self {
+        use domain::lrs::forwarding::ForwardingError as E;
+        command_error(err, |err| {
+            let message = err.to_string();
+            match err {
+                E::InvalidEndpoint(_) => ApiError::unprocessable("invalid_endpoint", message),
+                E::InvalidVersion(_) => ApiError::unprocessable("invalid_xapi_version", message),
+                E::InvalidAuthorization => {
+                    ApiError::unprocessable("invalid_authorization", message)
+                }
+                E::NotConfigured => ApiError::not_found("forwarding_not_configured", message),
+            }
+        })
+    }
+}

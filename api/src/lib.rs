@@ -13,6 +13,7 @@ pub mod entry;
 pub mod error;
 pub mod import;
 pub mod keys;
+pub mod lrs;
 pub mod openapi;
 pub mod platform;
 pub mod routes;

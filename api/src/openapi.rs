@@ -25,6 +25,8 @@ use utoipa::{Modify, OpenApi};
             `{id, type, api_version, created_at, workspace_id, environment, data}`; `id` is stable per event and \
             endpoint, so de-duplicate by it. The `AllureConnect-Signature` header is `t=<unix>,v1=<hex>` \
             (one `v1` per valid secret during a rotation), each an HMAC-SHA256 keyed by the secret over `<t>.<body>`."),
+        (name = "lrs", description = "LRS credentials, launch tokens and statement forwarding"),
+        (name = "xapi", description = "The workspace's xAPI LRS (1.0.x and 2.0): HTTP Basic with an LRS credential, or Bearer with an API key"),
         (name = "health", description = "Liveness and readiness"),
     )
 )]
@@ -41,6 +43,17 @@ impl Modify for Security {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("ac_live_… or ac_test_…")
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "lrs_basic",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some(
+                        "an LRS credential (lrs_…) or a launch token (launch_…) and its secret",
+                    ))
                     .build(),
             ),
         );

@@ -8,6 +8,7 @@ use store::db::{Database, redact_url};
 use store::log::EventLog;
 
 use crate::config::StorageSettings;
+use crate::lrs::Lrs;
 use store::commands::Commands;
 
 /// Everything a command of the binary needs.
@@ -18,6 +19,7 @@ pub struct Platform {
     pub blobs: BlobStore,
     pub projections: Projections,
     pub commands: Commands,
+    pub lrs: Lrs,
 }
 
 impl Platform {
@@ -42,12 +44,14 @@ impl Platform {
             .context("cannot open the blob store")?;
         let projections = Projections::new(db.clone(), log.clone(), projections::all());
         let commands = Commands::new(log.clone());
+        let lrs = Lrs::new(log.clone(), blobs.clone(), projections.clone());
         Ok(Platform {
             db,
             log,
             blobs,
             projections,
             commands,
+            lrs,
         })
     }
 }

@@ -10,6 +10,11 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::course::{CourseEvent, ImportEvent};
+use crate::lrs::credential::LrsCredentialEvent;
+use crate::lrs::document::DocumentEvent;
+use crate::lrs::forwarding::ForwardingEvent;
+use crate::lrs::launch::LaunchTokenEvent;
+use crate::lrs::statement::StatementEvent;
 use crate::registration::RegistrationEvent;
 use crate::tenancy::{Environment, Scope, WorkspaceId};
 use crate::webhook::WebhookEvent;
@@ -248,6 +253,60 @@ pub const CATALOGUE: &[EventKind] = &[
         schema_version: 1,
         environment_in_payload: false,
     },
+    EventKind {
+        event_type: "StatementStored",
+        aggregate: "lrs_statement",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "DocumentWritten",
+        aggregate: "lrs_document",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "DocumentDeleted",
+        aggregate: "lrs_document",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "LrsCredentialCreated",
+        aggregate: "lrs_credentials",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "LrsCredentialRevoked",
+        aggregate: "lrs_credentials",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "LaunchTokenIssued",
+        aggregate: "lrs_launch_token",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "LaunchTokenRevoked",
+        aggregate: "lrs_launch_token",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "ForwardingConfigured",
+        aggregate: "lrs_forwarding",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "ForwardingRemoved",
+        aggregate: "lrs_forwarding",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
 ];
 
 /// Looks an event type up in the catalogue.
@@ -284,6 +343,11 @@ pub enum Event {
     Registration(Box<RegistrationEvent>),
     Webhook(WebhookEvent),
     WebhookDelivery(DeliveryEvent),
+    LrsStatement(StatementEvent),
+    LrsDocument(DocumentEvent),
+    LrsCredential(LrsCredentialEvent),
+    LrsLaunchToken(LaunchTokenEvent),
+    LrsForwarding(ForwardingEvent),
 }
 
 /// Why a stored event could not be read. A projection that meets one stops
@@ -341,6 +405,21 @@ impl Event {
             "webhook_delivery" => Event::WebhookDelivery(
                 serde_json::from_str(payload).map_err(|e| malformed(e.to_string()))?,
             ),
+            "lrs_statement" => Event::LrsStatement(
+                serde_json::from_str(payload).map_err(|e| malformed(e.to_string()))?,
+            ),
+            "lrs_document" => Event::LrsDocument(
+                serde_json::from_str(payload).map_err(|e| malformed(e.to_string()))?,
+            ),
+            "lrs_credentials" => Event::LrsCredential(
+                serde_json::from_str(payload).map_err(|e| malformed(e.to_string()))?,
+            ),
+            "lrs_launch_token" => Event::LrsLaunchToken(
+                serde_json::from_str(payload).map_err(|e| malformed(e.to_string()))?,
+            ),
+            "lrs_forwarding" => Event::LrsForwarding(
+                serde_json::from_str(payload).map_err(|e| malformed(e.to_string()))?,
+            ),
             other => return Err(malformed(format!("no decoder for aggregate {other}"))),
         };
         if event.event_type() != event_type {
@@ -358,6 +437,11 @@ impl Event {
             Event::Registration(event) => event.kind(),
             Event::Webhook(event) => event.kind(),
             Event::WebhookDelivery(event) => event.kind(),
+            Event::LrsStatement(event) => event.kind(),
+            Event::LrsDocument(event) => event.kind(),
+            Event::LrsCredential(event) => event.kind(),
+            Event::LrsLaunchToken(event) => event.kind(),
+            Event::LrsForwarding(event) => event.kind(),
         }
     }
 }

@@ -8,6 +8,7 @@
 pub mod cmi;
 pub mod course;
 pub mod events;
+pub mod lrs;
 pub mod package;
 pub mod registration;
 pub mod sequencing;

@@ -14,6 +14,7 @@ pub mod navigation;
 pub mod page;
 pub mod runtime;
 pub mod tokens;
+pub mod xapi;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +37,10 @@ pub use tokens::Signer;
 pub struct PlayerSettings {
     /// The public URL of the content origin, without a trailing slash.
     pub content_url: String,
+    /// The public URL of the API origin, without a trailing slash: xAPI
+    /// content reports to the LRS at `{api_url}/xapi/`, and learners are
+    /// accounts on it. The server sets it from its own public URL.
+    pub api_url: String,
     /// How often the page reports time on task.
     pub heartbeat_seconds: u64,
     /// How long a player session may record, from its start.
@@ -51,6 +56,7 @@ impl Default for PlayerSettings {
     fn default() -> Self {
         PlayerSettings {
             content_url: "http://127.0.0.1:8081".into(),
+            api_url: "http://127.0.0.1:8080".into(),
             heartbeat_seconds: 30,
             session_lifetime: Duration::from_secs(24 * 3600),
             consistency_timeout: Duration::from_secs(5),

@@ -11,7 +11,7 @@ use rust_embed::RustEmbed;
 use serde_json::json;
 
 use crate::PlayerState;
-use crate::runtime::{load, scorm_version};
+use crate::runtime::{load, playable};
 use crate::tokens::{LaunchClaims, TokenError};
 
 /// The player's files: `player/static/`.
@@ -105,7 +105,7 @@ pub async fn launch(State(state): State<PlayerState>, Path(token): Path<String>)
         Ok(loaded) => loaded,
         Err(err) => return message_page(err.status, "This course cannot be opened", &err.message),
     };
-    let version = match scorm_version(&loaded.course.standard) {
+    let version = match playable(&loaded.course.standard) {
         Ok(version) => version,
         Err(err) => {
             return message_page(
@@ -119,8 +119,9 @@ pub async fn launch(State(state): State<PlayerState>, Path(token): Path<String>)
         "launch_token": token,
         "course_title": loaded.course.title,
         "standard": projections::courses::standard_name(&loaded.course.standard),
+        // xAPI content has neither: it reports to the LRS itself.
         "scorm_version": version,
-        "model_url": format!("/player/model/{}.json", version_name(version)),
+        "model_url": version.map(|v| format!("/player/model/{}.json", version_name(v))),
         "tracking": claims.tracking,
         "redirect_url": claims.redirect,
         "heartbeat_seconds": state.settings.heartbeat_seconds,

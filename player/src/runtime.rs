@@ -29,6 +29,7 @@ use store::log::Checkpoint;
 
 use crate::navigation::{self, Navigation, Request, Tree};
 use crate::tokens::{ContentClaims, LaunchClaims, SessionClaims};
+use crate::xapi;
 use crate::{PlayerError, PlayerState};
 
 /// Who is calling: the browser's user agent and address.
@@ -261,6 +262,15 @@ async fn aggregate(
         .map_err(command_error)
 }
 
+/// What the player runs of a course: SCORM content with its runtime, or
+/// xAPI (Tin Can) content that reports to the LRS.
+pub fn playable(standard: &Standard) -> Result<Option<ScormVersion>, PlayerError> {
+    match standard {
+        Standard::Xapi => Ok(None),
+        other => scorm_version(other).map(Some),
+    }
+}
+
 /// The runtime version of a course's standard, or why it has none.
 pub fn scorm_version(standard: &Standard) -> Result<ScormVersion, PlayerError> {
     match standard {
@@ -273,7 +283,7 @@ pub fn scorm_version(standard: &Standard) -> Result<ScormVersion, PlayerError> {
         other => Err(PlayerError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "unsupported_standard",
-            format!("the player runs SCORM content; this course is {other:?}"),
+            format!("the player runs SCORM and xAPI content; this course is {other:?}"),
         )),
     }
 }
@@ -373,7 +383,7 @@ pub async fn start_session(
         })?;
     let scope = launch.scope;
     let loaded = load(&state, &scope, &launch.registration).await?;
-    scorm_version(&loaded.course.standard)?;
+    playable(&loaded.course.standard)?;
     let session_id = uuid::Uuid::now_v7().to_string();
     let before = aggregate(&state, &scope, &launch.registration).await?;
     let resumed = before.summaries().next().is_some();
@@ -502,7 +512,9 @@ pub struct Delivered {
     pub title: String,
     pub url: String,
     pub scorm: bool,
-    pub context: LaunchContext,
+    /// The SCORM launch context; absent for xAPI content.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<LaunchContext>,
 }
 
 pub async fn deliver(
@@ -514,7 +526,7 @@ pub async fn deliver(
     let claims = session_claims(&state, &token)?;
     let scope = claims.scope;
     let loaded = load(&state, &scope, &claims.registration).await?;
-    let version = scorm_version(&loaded.course.standard)?;
+    let version = playable(&loaded.course.standard)?;
     let activity = find(&loaded.course.root, &body.activity_id)
         .filter(|a| a.launch.is_some())
         .ok_or_else(|| {
@@ -528,8 +540,26 @@ pub async fn deliver(
             )
         })?;
     let launch = activity.launch.as_ref().expect("filtered on launch");
-    let id = scope.aggregate_id(&claims.registration);
     let metadata = metadata(scope, &loaded.row.learner_id, &client);
+    let content = ContentClaims {
+        scope,
+        course: loaded.row.course_id.clone(),
+        version: loaded.version,
+        exp: claims.exp,
+    };
+    let url = match &launch.url {
+        LaunchUrl::Package { .. } => format!(
+            "/content/{}/{}",
+            state.signer.sign(&content),
+            launch.url.to_url_string()
+        ),
+        LaunchUrl::Absolute { url } => url.clone(),
+    };
+    // An xAPI course has no SCORM runtime: its content reports to the LRS.
+    let Some(version) = version else {
+        return deliver_xapi(&state, &claims, &loaded, activity, &url, &metadata).await;
+    };
+    let id = scope.aggregate_id(&claims.registration);
     let mut attempt = 0;
     let context = loop {
         attempt += 1;
@@ -579,26 +609,66 @@ pub async fn deliver(
             Err(err) => return Err(command_error(err)),
         }
     };
-    let content = ContentClaims {
-        scope,
-        course: loaded.row.course_id.clone(),
-        version: loaded.version,
-        exp: claims.exp,
-    };
-    let url = match &launch.url {
-        LaunchUrl::Package { .. } => format!(
-            "/content/{}/{}",
-            state.signer.sign(&content),
-            launch.url.to_url_string()
-        ),
-        LaunchUrl::Absolute { url } => url.clone(),
-    };
     Ok(Json(Delivered {
         activity_id: activity.id.clone(),
         title: activity.title.clone(),
         url,
         scorm: matches!(launch.content, LaunchContent::Sco { .. }),
-        context,
+        context: Some(context),
+    }))
+}
+
+/// Delivers xAPI content: its URL with the launch parameters, and (unless
+/// this is a preview) a launch token of its own. Nothing else is recorded:
+/// the content's statements are the record.
+async fn deliver_xapi(
+    state: &PlayerState,
+    claims: &SessionClaims,
+    loaded: &Loaded,
+    activity: &Activity,
+    url: &str,
+    metadata: &EventMetadata,
+) -> Result<Json<Delivered>, PlayerError> {
+    let activity_iri = match &activity.launch.as_ref().map(|l| &l.content) {
+        Some(LaunchContent::Xapi { activity_id, .. }) => activity_id.clone(),
+        _ => activity.id.clone(),
+    };
+    let actor = xapi::actor(&state.settings.api_url, &loaded.row);
+    let endpoint = format!("{}/xapi/", state.settings.api_url);
+    let token = if claims.tracking {
+        let expires_at = chrono::DateTime::from_timestamp(claims.exp, 0)
+            .ok_or_else(|| forbidden("the player session has no valid expiry"))?;
+        Some(
+            xapi::issue_token(
+                state,
+                &claims.scope,
+                actor.clone(),
+                &claims.registration,
+                &activity_iri,
+                expires_at,
+                metadata,
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
+    let url = xapi::launch_url(
+        url,
+        &xapi::LaunchParameters {
+            endpoint: token.as_ref().map(|_| endpoint.as_str()),
+            auth: token.as_ref().map(|t| t.auth.as_str()),
+            actor: &actor,
+            registration: domain::lrs::launch::registration_uuid(&claims.registration),
+            activity_id: &activity_iri,
+        },
+    );
+    Ok(Json(Delivered {
+        activity_id: activity.id.clone(),
+        title: activity.title.clone(),
+        url,
+        scorm: false,
+        context: None,
     }))
 }
 

@@ -65,14 +65,16 @@ class Player {
 
   async start() {
     this.bindControls();
-    let model;
-    try {
-      const response = await fetch(this.config.model_url, { credentials: "same-origin" });
-      model = new Model(await response.json());
-    } catch {
-      return this.fail("The course player could not load. Reload the page to try again.");
+    // xAPI content has no SCORM data model: it reports to the LRS itself.
+    this.model = null;
+    if (this.config.model_url) {
+      try {
+        const response = await fetch(this.config.model_url, { credentials: "same-origin" });
+        this.model = new Model(await response.json());
+      } catch {
+        return this.fail("The course player could not load. Reload the page to try again.");
+      }
     }
-    this.model = model;
     if (this.tracking) await flushKept();
     const started = await postJson("/runtime/sessions", { launch_token: this.config.launch_token });
     if (!started.ok || !started.body) {
@@ -166,11 +168,11 @@ class Player {
       return;
     }
     const delivery = answer.body;
-    const apiName = this.model.json.api_object;
     delete window.API;
     delete window.API_1484_11;
     this.runtime = null;
-    if (delivery.scorm) {
+    if (delivery.scorm && this.model) {
+      const apiName = this.model.json.api_object;
       try {
         this.runtime = new ScormRuntime(this.model, delivery.context, {
           // A preview sends nothing, so it keeps nothing either.

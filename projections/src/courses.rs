@@ -63,6 +63,11 @@ impl Projection for CoursesView {
         ]
     }
 
+    fn handles(&self, event_type: &str) -> bool {
+        domain::events::kind_of(event_type)
+            .is_some_and(|k| matches!(k.aggregate, "import" | "course"))
+    }
+
     async fn apply(&self, tx: &mut Tx, envelope: &Envelope<'_>) -> Result<(), ProjectionError> {
         match &envelope.event {
             Event::Import(event) => apply_import(tx, envelope, event).await,
@@ -70,7 +75,12 @@ impl Projection for CoursesView {
             Event::Workspace(_)
             | Event::Registration(_)
             | Event::Webhook(_)
-            | Event::WebhookDelivery(_) => Ok(()),
+            | Event::WebhookDelivery(_)
+            | Event::LrsStatement(_)
+            | Event::LrsDocument(_)
+            | Event::LrsCredential(_)
+            | Event::LrsLaunchToken(_)
+            | Event::LrsForwarding(_) => Ok(()),
         }
     }
 }

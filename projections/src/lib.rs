@@ -17,6 +17,7 @@
 
 pub mod courses;
 pub mod dump;
+pub mod lrs;
 pub mod registrations;
 pub mod runtime;
 pub mod webhooks;
@@ -33,5 +34,10 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
         Arc::new(courses::CoursesView),
         Arc::new(registrations::RegistrationsView::default()),
         Arc::new(webhooks::WebhooksView),
+        Arc::new(lrs::statements::StatementsView),
+        Arc::new(lrs::objects::ObjectsView),
+        Arc::new(lrs::documents::DocumentsView),
+        Arc::new(lrs::credentials::CredentialsView),
+        Arc::new(lrs::forwarding::ForwardingView),
     ]
 }

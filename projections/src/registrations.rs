@@ -5,9 +5,11 @@
 //! the summary the server computed with `domain::cmi`): the registration
 //! is completed when every launchable activity is, passed when every one
 //! passed, failed when one failed; its score is the activity's score, or
-//! the mean of the scaled scores.
+//! the mean of the scaled scores. xAPI content reports through statements
+//! instead ([`xapi`]), which become its activity's results the same way.
 
 pub mod sequencing;
+mod xapi;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -16,7 +18,8 @@ use domain::cmi::{
     ApiCall, LaunchContext, RecordedCall, RuntimeData, RuntimeSession, RuntimeSummary,
 };
 use domain::events::Event;
-use domain::registration::{LoggedCall, Progress, RegistrationEvent};
+use domain::lrs::statement::StatementEvent;
+use domain::registration::{ActivityResult, LoggedCall, Progress, RegistrationEvent};
 use domain::tenancy::Scope;
 use serde::Deserialize;
 use store::StoreError;
@@ -113,12 +116,22 @@ impl Projection for RegistrationsView {
             "sequencing_activities",
             "sequencing_log",
             "learner_globals",
+            "registration_xapi",
         ]
     }
 
+    fn handles(&self, event_type: &str) -> bool {
+        event_type == "StatementStored"
+            || domain::events::kind_of(event_type).is_some_and(|k| k.aggregate == "registration")
+    }
+
     async fn apply(&self, tx: &mut Tx, envelope: &Envelope<'_>) -> Result<(), ProjectionError> {
-        let Event::Registration(event) = &envelope.event else {
-            return Ok(());
+        let event = match &envelope.event {
+            Event::Registration(event) => event,
+            Event::LrsStatement(StatementEvent::StatementStored { statement, .. }) => {
+                return xapi::statement(tx, envelope, statement).await;
+            }
+            _ => return Ok(()),
         };
         let k = key(envelope)?;
         let position = envelope.record.position;
@@ -153,6 +166,7 @@ impl Projection for RegistrationsView {
                 )
                 .await?;
                 reset_progress(tx, &k, 1).await?;
+                xapi::created(tx, &k).await?;
             }
             E::RegistrationDeleted { at, .. } => {
                 tx.execute(
@@ -798,6 +812,63 @@ async fn roll_up(tx: &mut Tx, k: &Key, at: &str) -> Result<(), StoreError> {
     )
     .await?;
     Ok(())
+}
+
+/// The course's progress from its activity results, by the registration's
+/// own rule ([`domain::registration::roll_up`]): for results that came from
+/// xAPI statements, which no registration command decides on.
+async fn progress_from_results(tx: &mut Tx, k: &Key, at: &str) -> Result<(), StoreError> {
+    let Some(row) = tx
+        .fetch_optional(
+            sql(
+                "SELECT activities FROM registrations WHERE workspace_id = $1 AND environment = $2 \
+                 AND registration_id = $3",
+            )
+            .bind(&k.workspace)
+            .bind(&k.environment)
+            .bind(&k.registration),
+        )
+        .await?
+    else {
+        return Ok(());
+    };
+    let launchable: Vec<String> = serde_json::from_str(&row.get::<String>(0)?)
+        .map_err(|e| corrupt(format!("registrations.activities: {e}")))?;
+    let rows = tx
+        .fetch_all(
+            sql("SELECT activity_id, completion, success, score_scaled, score_raw, score_min, score_max \
+                 FROM activity_results WHERE workspace_id = $1 AND environment = $2 AND registration_id = $3")
+            .bind(&k.workspace)
+            .bind(&k.environment)
+            .bind(&k.registration),
+        )
+        .await?;
+    let mut results = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let id: String = row.get(0)?;
+        results.push((
+            id,
+            ActivityResult {
+                completion: row.get(1)?,
+                success: row.get(2)?,
+                scaled: row.get(3)?,
+                raw: row.get(4)?,
+                min: row.get(5)?,
+                max: row.get(6)?,
+            },
+        ));
+    }
+    let results = results
+        .iter()
+        .map(|(id, result)| (id.as_str(), result.clone()))
+        .collect();
+    progressed(
+        tx,
+        k,
+        &domain::registration::roll_up(&launchable, &results, None),
+        at,
+    )
+    .await
 }
 
 /// Records the course's progress the registration decided.

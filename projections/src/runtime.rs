@@ -36,9 +36,34 @@ pub trait Projection: Send + Sync + 'static {
     /// The tables this projection owns; replay empties them.
     fn tables(&self) -> &'static [&'static str];
 
+    /// Whether this projection applies events of `event_type` (a catalogue
+    /// type). The runner neither decodes nor hands over the others, which is
+    /// the same as applying them as nothing. Events of types the catalogue
+    /// does not know are always decoded, and stop the projection.
+    fn handles(&self, _event_type: &str) -> bool {
+        true
+    }
+
     /// Applies one event inside the batch transaction. Events a projection
     /// does not care about are ignored.
     async fn apply(&self, tx: &mut Tx, envelope: &Envelope<'_>) -> Result<(), ProjectionError>;
+
+    /// Applies consecutive events inside the batch transaction. The default
+    /// applies them one by one; a projection that writes many rows per event
+    /// overrides it to write them together, and must leave the same rows as
+    /// [`apply`](Self::apply) would. After an error other than
+    /// [`ProjectionError::Store`] the runner rolls back and applies the
+    /// events one by one to find the one at fault.
+    async fn apply_batch(
+        &self,
+        tx: &mut Tx,
+        envelopes: &[Envelope<'_>],
+    ) -> Result<(), ProjectionError> {
+        for envelope in envelopes {
+            self.apply(tx, envelope).await?;
+        }
+        Ok(())
+    }
 }
 
 /// Why an event could not be applied.
@@ -347,7 +372,72 @@ impl Projections {
             tx.rollback().await?;
             return Ok(PartialBatch::Done(Batch::Empty { checkpoint }));
         };
+        let mut envelopes = Vec::with_capacity(events.len());
         for (index, record) in events.iter().enumerate() {
+            if skips(projection.as_ref(), record) {
+                continue;
+            }
+            match Event::decode(&record.event_type, record.schema_version, &record.payload) {
+                Ok(event) => envelopes.push(Envelope { record, event }),
+                Err(err) => {
+                    tx.rollback().await?;
+                    return Ok(PartialBatch::StopAt {
+                        index,
+                        position: record.position,
+                        event_type: record.event_type.clone(),
+                        reason: err.to_string(),
+                    });
+                }
+            }
+        }
+        let span = tracing::debug_span!(
+            "projection.apply_batch",
+            projection = name,
+            events = envelopes.len(),
+            last = last.position
+        );
+        match projection
+            .apply_batch(&mut tx, &envelopes)
+            .instrument(span)
+            .await
+        {
+            Ok(()) => {}
+            Err(ProjectionError::Store(err)) => {
+                tx.rollback().await?;
+                return Err(BatchError::Retry(err));
+            }
+            Err(_) => {
+                // Find the event at fault, applying one at a time.
+                tx.rollback().await?;
+                return self.batch_one_by_one(entry, limit).await;
+            }
+        }
+        save_checkpoint(&mut tx, name, last).await?;
+        tx.commit().await?;
+        Ok(PartialBatch::Done(Batch::Applied {
+            events: events.len() as u64,
+            checkpoint: last,
+        }))
+    }
+
+    async fn batch_one_by_one(
+        &self,
+        entry: &Entry,
+        limit: u32,
+    ) -> Result<PartialBatch, BatchError> {
+        let projection = &entry.projection;
+        let name = projection.name();
+        let mut tx = self.db.begin().await?;
+        let checkpoint = lock_checkpoint(&mut tx, self.db.backend(), name).await?;
+        let events = self.log.read_after_in(&mut tx, checkpoint, limit).await?;
+        let Some(last) = events.last().map(RecordedEvent::checkpoint) else {
+            tx.rollback().await?;
+            return Ok(PartialBatch::Done(Batch::Empty { checkpoint }));
+        };
+        for (index, record) in events.iter().enumerate() {
+            if skips(projection.as_ref(), record) {
+                continue;
+            }
             let stop = |reason: String| PartialBatch::StopAt {
                 index,
                 position: record.position,
@@ -564,6 +654,11 @@ impl Projections {
     }
 }
 
+/// Whether `projection` leaves `record` alone: a known type it does not handle.
+fn skips(projection: &dyn Projection, record: &RecordedEvent) -> bool {
+    domain::events::kind_of(&record.event_type).is_some() && !projection.handles(&record.event_type)
+}
+
 async fn stored_checkpoint(db: &Database, name: &str) -> Result<Checkpoint, StoreError> {
     let row = db
         .fetch_optional(
@@ -638,11 +733,14 @@ fn now() -> String {
 /// A session-level advisory lock, held as long as its own connection (not
 /// a pooled one) lives; dropping it closes the session, which releases the
 /// lock.
-struct AdvisoryLock {
+pub struct AdvisoryLock {
     _connection: sqlx::PgConnection,
 }
 
-async fn try_advisory_lock(
+/// Takes the session-level advisory lock `name` (namespaced by `schema`) on
+/// a connection of its own, or `None` when another session holds it:
+/// projections use it, and so do subscribers that must run on one node.
+pub async fn try_advisory_lock(
     pool: &sqlx::PgPool,
     schema: &str,
     name: &str,

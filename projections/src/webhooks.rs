@@ -49,7 +49,15 @@ impl Projection for WebhooksView {
         match &envelope.event {
             Event::Webhook(event) => apply_endpoint_change(tx, envelope, event).await?,
             Event::WebhookDelivery(event) => apply_attempt(tx, event).await?,
-            Event::Workspace(_) | Event::Import(_) | Event::Course(_) | Event::Registration(_) => {}
+            Event::Workspace(_)
+            | Event::Import(_)
+            | Event::Course(_)
+            | Event::Registration(_)
+            | Event::LrsStatement(_)
+            | Event::LrsDocument(_)
+            | Event::LrsCredential(_)
+            | Event::LrsLaunchToken(_)
+            | Event::LrsForwarding(_) => {}
         }
         let Some(public) = public_event(&envelope.event, &record.stream_id) else {
             return Ok(());

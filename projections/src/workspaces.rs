@@ -21,6 +21,10 @@ impl Projection for WorkspacesView {
         &["workspaces", "api_keys"]
     }
 
+    fn handles(&self, event_type: &str) -> bool {
+        domain::events::kind_of(event_type).is_some_and(|k| k.aggregate == "workspace")
+    }
+
     async fn apply(&self, tx: &mut Tx, envelope: &Envelope<'_>) -> Result<(), ProjectionError> {
         let Event::Workspace(event) = &envelope.event else {
             return Ok(());

@@ -185,7 +185,9 @@ async fn replay_rebuilds_exactly_what_was_built_live() {
     for projection in &all {
         live.push(dump::projection(&w.db, projection.as_ref()).await.unwrap());
     }
-    // This history is about workspaces (the e2e replay test covers courses).
+    // This history is about workspaces (the e2e replay tests cover courses,
+    // registrations and the LRS views).
+    assert_eq!(all[0].name(), "workspaces");
     assert!(
         live[0].iter().all(|(_, rows)| !rows.is_empty()),
         "a workspaces table is empty: {live:?}"
@@ -364,4 +366,154 @@ async fn two_runners_on_one_database_apply_each_event_once() {
         .map(|(_, s)| s)
         .collect();
     assert!(!statuses.iter().any(Status::is_stopped), "{statuses:?}");
+}
+
+/// Applies batches in one statement, and refuses a rename to "Bad".
+struct Batched;
+
+#[async_trait::async_trait]
+impl projections::Projection for Batched {
+    fn name(&self) -> &'static str {
+        "batched"
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &["batched_positions"]
+    }
+
+    async fn apply(
+        &self,
+        tx: &mut store::db::Tx,
+        envelope: &projections::Envelope<'_>,
+    ) -> Result<(), projections::ProjectionError> {
+        self.apply_batch(tx, std::slice::from_ref(envelope)).await
+    }
+
+    async fn apply_batch(
+        &self,
+        tx: &mut store::db::Tx,
+        envelopes: &[projections::Envelope<'_>],
+    ) -> Result<(), projections::ProjectionError> {
+        use domain::events::Event;
+        use domain::workspace::WorkspaceEvent;
+        let bad = envelopes.iter().any(|e| {
+            matches!(&e.event, Event::Workspace(WorkspaceEvent::WorkspaceRenamed { name, .. }) if name == "Bad")
+        });
+        if bad {
+            return Err(projections::ProjectionError::Inconsistent(
+                "a bad name".into(),
+            ));
+        }
+        let values: Vec<String> = envelopes
+            .iter()
+            .map(|e| format!("({})", e.record.position))
+            .collect();
+        tx.execute(store::db::sql(format!(
+            "INSERT INTO batched_positions (position) VALUES {}",
+            values.join(",")
+        )))
+        .await?;
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_that_fails_is_applied_one_by_one_up_to_the_event_at_fault() {
+    let w = world().await;
+    let mut tx = w.db.begin().await.unwrap();
+    tx.execute(store::db::sql(
+        "CREATE TABLE batched_positions (position BIGINT PRIMARY KEY)",
+    ))
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let (a, _) = w.history().await;
+    let bad = w
+        .run(
+            a,
+            WorkspaceCommand::Rename {
+                name: "Bad".into(),
+                at: at(8),
+            },
+        )
+        .await;
+    w.run(
+        a,
+        WorkspaceCommand::Rename {
+            name: "After".into(),
+            at: at(9),
+        },
+    )
+    .await;
+    let projections = Projections::new(
+        w.db.clone(),
+        w.log.clone(),
+        vec![std::sync::Arc::new(Batched)],
+    );
+    let err = projections.catch_up("batched").await.unwrap_err();
+    assert!(
+        matches!(err, WaitError::Stopped { position, .. } if position == bad.position),
+        "{err}"
+    );
+    let rows = dump::table(&w.db, "batched_positions").await.unwrap();
+    assert_eq!(rows.len(), 9, "every event before the bad one: {rows:?}");
+    let stored = projections.stored_checkpoints().await.unwrap()["batched"];
+    assert!(stored < bad);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_projection_skips_the_event_types_it_does_not_handle() {
+    let w = world().await;
+    let (a, _) = w.history().await;
+    // A known type with a payload no build can read: only the projections
+    // that handle the type meet it.
+    let bad = w
+        .log
+        .append_to(
+            "lrs_statement:broken",
+            ExpectedVersion::Exact(0),
+            vec![NewEvent {
+                event_type: "StatementStored".into(),
+                schema_version: 1,
+                payload: "{\"StatementStored\": 7}".into(),
+                metadata: EventMetadata::scoped(Scope::new(a, Environment::Live)),
+            }],
+        )
+        .await
+        .unwrap()
+        .last()
+        .unwrap();
+    let projections = Projections::new(w.db.clone(), w.log.clone(), projections::all());
+    // On PostgreSQL a reader sees the event only once no older transaction
+    // is open (other tests write to the same cluster): catch up until the
+    // projection has passed the event, or stopped at it.
+    let until_past = |name: &'static str| {
+        let projections = projections.clone();
+        async move {
+            let deadline = std::time::Instant::now() + Duration::from_secs(20);
+            loop {
+                match projections.catch_up(name).await {
+                    Ok((_, reached)) if reached >= bad => return Ok(reached),
+                    Ok(_) => {}
+                    Err(err) => return Err(err),
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "{name} never reached the event"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    until_past("workspaces")
+        .await
+        .expect("the workspaces view passes the event");
+    until_past("lrs_documents")
+        .await
+        .expect("the documents view passes the event");
+    let stopped = until_past("lrs_statements").await.unwrap_err();
+    assert!(
+        matches!(stopped, WaitError::Stopped { position, .. } if position == bad.position),
+        "{stopped}"
+    );
 }

@@ -13,6 +13,9 @@ use cqrs_es::persist::{EventStoreAggregateContext, PersistedEventRepository, Per
 use cqrs_es::{Aggregate, AggregateError, CqrsFramework, EventEnvelope, EventStore};
 use domain::course::{Course, CourseCommand, CourseError, Import, ImportCommand, ImportError};
 use domain::events::EventMetadata;
+use domain::lrs::credential::{LrsCredentialCommand, LrsCredentialError, LrsCredentials};
+use domain::lrs::forwarding::{Forwarding, ForwardingCommand, ForwardingError};
+use domain::lrs::launch::{LaunchToken, LaunchTokenCommand, LaunchTokenError};
 use domain::registration::{Registration, RegistrationCommand, RegistrationError};
 use domain::webhook::{Webhook, WebhookCommand, WebhookError};
 use domain::workspace::{Workspace, WorkspaceCommand, WorkspaceError};
@@ -56,6 +59,9 @@ pub struct Commands {
     webhooks: Arc<Framework<Webhook>>,
     registrations: Arc<CachedFramework<Registration>>,
     registration_store: CachedEventStore<Registration>,
+    lrs_credentials: Arc<Framework<LrsCredentials>>,
+    launch_tokens: Arc<Framework<LaunchToken>>,
+    forwarding: Arc<Framework<Forwarding>>,
     log: EventLog,
 }
 
@@ -69,6 +75,9 @@ impl Commands {
             webhooks: Arc::new(framework(&log)),
             registrations: Arc::new(CqrsFramework::new(registration_store.clone(), vec![], ())),
             registration_store,
+            lrs_credentials: Arc::new(framework(&log)),
+            launch_tokens: Arc::new(framework(&log)),
+            forwarding: Arc::new(framework(&log)),
             log,
         }
     }
@@ -159,6 +168,38 @@ impl Commands {
         metadata: &EventMetadata,
     ) -> Result<Option<Checkpoint>, CommandError<CourseError>> {
         execute(&self.courses, id, command, metadata).await
+    }
+
+    /// Runs a command on the LRS credentials of a workspace environment
+    /// ([`domain::lrs::credential::aggregate_id`]).
+    pub async fn lrs_credentials(
+        &self,
+        id: &str,
+        command: LrsCredentialCommand,
+        metadata: &EventMetadata,
+    ) -> Result<Option<Checkpoint>, CommandError<LrsCredentialError>> {
+        execute(&self.lrs_credentials, id, command, metadata).await
+    }
+
+    /// Runs a command on a launch token ([`domain::lrs::launch::aggregate_id`]).
+    pub async fn launch_token(
+        &self,
+        id: &str,
+        command: LaunchTokenCommand,
+        metadata: &EventMetadata,
+    ) -> Result<Option<Checkpoint>, CommandError<LaunchTokenError>> {
+        execute(&self.launch_tokens, id, command, metadata).await
+    }
+
+    /// Runs a command on the forwarding of a workspace environment
+    /// ([`domain::lrs::forwarding::aggregate_id`]).
+    pub async fn forwarding(
+        &self,
+        id: &str,
+        command: ForwardingCommand,
+        metadata: &EventMetadata,
+    ) -> Result<Option<Checkpoint>, CommandError<ForwardingError>> {
+        execute(&self.forwarding, id, command, metadata).await
     }
 }
 

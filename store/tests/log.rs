@@ -519,3 +519,115 @@ async fn postgres_reader_sees_every_event_under_concurrent_slow_writers() {
     assert_eq!(distinct.len(), seen.len(), "an event was read twice");
     assert_eq!(distinct, written, "the reader missed events");
 }
+
+#[tokio::test]
+async fn new_streams_append_together_and_an_existing_one_refuses_them_all() {
+    let (_t, _db, log) = open().await;
+    let new = |stream: &str, n: usize| StreamAppend {
+        stream_id: stream.into(),
+        expected: ExpectedVersion::Exact(0),
+        events: events(n),
+    };
+    // A run of new streams between appends to an existing one keeps the
+    // order of the given events.
+    log.append_to("old", ExpectedVersion::Exact(0), events(1))
+        .await
+        .unwrap();
+    let appended = log
+        .append(vec![
+            new("n-1", 1),
+            new("n-2", 2),
+            StreamAppend {
+                stream_id: "old".into(),
+                expected: ExpectedVersion::Exact(1),
+                events: events(1),
+            },
+            new("n-3", 1),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(appended.checkpoints.len(), 5);
+    let mut sorted = appended.checkpoints.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted, appended.checkpoints,
+        "positions follow the given order"
+    );
+    let streams: Vec<(String, i64)> = read_all(&log, 6)
+        .await
+        .into_iter()
+        .skip(1)
+        .map(|e| (e.stream_id, e.stream_version))
+        .collect();
+    assert_eq!(
+        streams,
+        [("n-1", 1), ("n-2", 1), ("n-2", 2), ("old", 2), ("n-3", 1)]
+            .map(|(s, v)| (s.to_owned(), v))
+    );
+
+    // One existing stream in a run refuses the whole append.
+    let refused = log
+        .append(vec![new("n-4", 1), new("n-2", 1), new("n-5", 1)])
+        .await;
+    match refused {
+        Err(AppendError::Conflict { expected: 0, .. }) => {}
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert!(log.read_stream("n-4", 0).await.unwrap().is_empty());
+    assert!(log.read_stream("n-5", 0).await.unwrap().is_empty());
+    // So does a stream named twice.
+    assert!(matches!(
+        log.append(vec![new("n-6", 1), new("n-6", 1)]).await,
+        Err(AppendError::Conflict { .. })
+    ));
+    assert!(log.read_stream("n-6", 0).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn concurrent_appends_of_one_new_stream_store_it_once() {
+    let (_t, _db, log) = open().await;
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let log = log.clone();
+        tasks.push(tokio::spawn(async move {
+            log.append(vec![
+                StreamAppend {
+                    stream_id: format!("own-{i}"),
+                    expected: ExpectedVersion::Exact(0),
+                    events: events(1),
+                },
+                StreamAppend {
+                    stream_id: "shared".into(),
+                    expected: ExpectedVersion::Exact(0),
+                    events: events(1),
+                },
+            ])
+            .await
+            .is_ok()
+        }));
+    }
+    let mut won = 0;
+    for task in tasks {
+        won += usize::from(task.await.unwrap());
+    }
+    assert_eq!(won, 1, "exactly one append creates the shared stream");
+    assert_eq!(log.read_stream("shared", 0).await.unwrap().len(), 1);
+    let own: usize = read_all(&log, 2)
+        .await
+        .iter()
+        .filter(|e| e.stream_id.starts_with("own-"))
+        .count();
+    assert_eq!(own, 1, "the losers wrote nothing");
+}
+
+#[tokio::test]
+async fn the_last_event_of_a_stream() {
+    let (_t, _db, log) = open().await;
+    assert!(log.last_event("s").await.unwrap().is_none());
+    log.append_to("s", ExpectedVersion::Exact(0), events(3))
+        .await
+        .unwrap();
+    let last = log.last_event("s").await.unwrap().unwrap();
+    assert_eq!(last.stream_version, 3);
+    assert_eq!(last.payload, r#"{"n":2}"#);
+}

@@ -160,6 +160,128 @@ const CASES: &[(&str, &str, &str)] = &[
         "/api/v1/registrations/{id}/sequencing",
         "404 for B's registration; learners' shared objectives stay in their workspace (runtime::sequenced_courses_follow_the_sequencer)",
     ),
+    // The LRS: lrs_access::no_workspace_reaches_another_lrs (statements, documents,
+    // activities, credentials), lrs::the_acceptance_flow_… (workspaces and sandbox),
+    // lrs_forwarding::forwarding_is_configured_per_environment.
+    (
+        "get",
+        "/api/v1/lrs-credentials",
+        "lists only the caller's credentials",
+    ),
+    (
+        "post",
+        "/api/v1/lrs-credentials",
+        "the credential reaches only the caller's LRS",
+    ),
+    (
+        "get",
+        "/api/v1/lrs-credentials/{id}",
+        "404 for B's credential",
+    ),
+    (
+        "delete",
+        "/api/v1/lrs-credentials/{id}",
+        "404 for B's credential; it still works",
+    ),
+    (
+        "post",
+        "/api/v1/lrs-launch-tokens",
+        "the token reaches only the caller's LRS",
+    ),
+    (
+        "get",
+        "/api/v1/lrs-forwarding",
+        "the caller's environment's target only",
+    ),
+    (
+        "put",
+        "/api/v1/lrs-forwarding",
+        "forwards only the caller's statements",
+    ),
+    (
+        "delete",
+        "/api/v1/lrs-forwarding",
+        "the caller's target only",
+    ),
+    (
+        "get",
+        "/xapi/statements",
+        "404 by id and empty filters for B's statements",
+    ),
+    (
+        "put",
+        "/xapi/statements",
+        "the same id in B is B's own statement",
+    ),
+    (
+        "post",
+        "/xapi/statements",
+        "stored in the credential's workspace only",
+    ),
+    (
+        "get",
+        "/xapi/statements/more/{token}",
+        "a page of the caller's own query",
+    ),
+    ("get", "/xapi/activities/state", "404 for B's document"),
+    (
+        "put",
+        "/xapi/activities/state",
+        "writes the caller's document only",
+    ),
+    (
+        "post",
+        "/xapi/activities/state",
+        "merges into the caller's document only",
+    ),
+    (
+        "delete",
+        "/xapi/activities/state",
+        "deletes the caller's documents only",
+    ),
+    (
+        "get",
+        "/xapi/activities/profile",
+        "the caller's profiles only",
+    ),
+    (
+        "put",
+        "/xapi/activities/profile",
+        "writes the caller's profile only",
+    ),
+    (
+        "post",
+        "/xapi/activities/profile",
+        "merges into the caller's profile only",
+    ),
+    (
+        "delete",
+        "/xapi/activities/profile",
+        "the caller's profiles only",
+    ),
+    ("get", "/xapi/agents/profile", "the caller's profiles only"),
+    (
+        "put",
+        "/xapi/agents/profile",
+        "writes the caller's profile only",
+    ),
+    (
+        "post",
+        "/xapi/agents/profile",
+        "merges into the caller's profile only",
+    ),
+    (
+        "delete",
+        "/xapi/agents/profile",
+        "the caller's profiles only",
+    ),
+    ("get", "/xapi/activities", "B's definitions never show"),
+    (
+        "get",
+        "/xapi/agents",
+        "only agents of the caller's statements",
+    ),
+    ("get", "/xapi/about", "no workspace data"),
     ("get", "/healthz", "no workspace data"),
     ("get", "/readyz", "no workspace data"),
 ];

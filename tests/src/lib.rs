@@ -35,9 +35,62 @@ pub struct TestApp {
     pub client: Client,
     pub state: AppState,
     pub db: TestDb,
+    settings: Settings,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     _blobs: tempfile::TempDir,
+}
+
+/// The settings of a test server on `database_url`, with its blobs and data
+/// under `dir`: loopback listeners on port 0, no rate limit, private
+/// webhook targets allowed.
+pub fn test_settings(database_url: &str, dir: &std::path::Path) -> Settings {
+    Settings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        // Both origins are their bound addresses.
+        public_url: String::new(),
+        content_listen: "127.0.0.1:0".parse().unwrap(),
+        player: player::PlayerSettings {
+            content_url: String::new(),
+            consistency_timeout: Duration::from_secs(10),
+            ..player::PlayerSettings::default()
+        },
+        launch_keys: Some(format!("test:{}", "A".repeat(43))),
+        data_dir: dir.join("data"),
+        storage: StorageSettings {
+            database_url: database_url.to_owned(),
+            db: DbOptions {
+                max_connections: 8,
+                ..DbOptions::default()
+            },
+            blobs: BlobConfig::Local {
+                root: dir.join("blobs"),
+            },
+        },
+        import: api::import::ImportSettings {
+            allow_private_urls: true,
+            ..api::import::ImportSettings::default()
+        },
+        rate_limit: RateLimit {
+            per_second: 0,
+            burst: 1,
+        },
+        consistency_timeout: Duration::from_secs(10),
+        // Tests send webhooks to receivers on 127.0.0.1.
+        webhooks: WebhookSettings {
+            allow_private_targets: true,
+            ..WebhookSettings::default()
+        },
+    }
+}
+
+/// A server [`TestApp::start`] started.
+struct Started {
+    address: String,
+    content: String,
+    state: AppState,
+    stop: oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
 /// A workspace and its first keys.
@@ -63,43 +116,23 @@ impl TestApp {
     pub async fn spawn_on(db: TestDb, adjust: impl FnOnce(&mut Settings)) -> TestApp {
         init();
         let blobs = tempfile::tempdir().expect("failed to create the blob dir");
-        let mut settings = Settings {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            public_url: "http://127.0.0.1".into(),
-            content_listen: "127.0.0.1:0".parse().unwrap(),
-            player: player::PlayerSettings {
-                content_url: String::new(),
-                consistency_timeout: Duration::from_secs(10),
-                ..player::PlayerSettings::default()
-            },
-            launch_keys: Some(format!("test:{}", "A".repeat(43))),
-            data_dir: blobs.path().join("data"),
-            storage: StorageSettings {
-                database_url: db.url().to_owned(),
-                db: DbOptions {
-                    max_connections: 8,
-                    ..DbOptions::default()
-                },
-                blobs: BlobConfig::Local {
-                    root: blobs.path().join("blobs"),
-                },
-            },
-            import: api::import::ImportSettings {
-                allow_private_urls: true,
-                ..api::import::ImportSettings::default()
-            },
-            rate_limit: RateLimit {
-                per_second: 0,
-                burst: 1,
-            },
-            consistency_timeout: Duration::from_secs(10),
-            // Tests send webhooks to receivers on 127.0.0.1.
-            webhooks: WebhookSettings {
-                allow_private_targets: true,
-                ..WebhookSettings::default()
-            },
-        };
+        let mut settings = test_settings(db.url(), blobs.path());
         adjust(&mut settings);
+        let started = TestApp::start(settings.clone()).await;
+        TestApp {
+            address: started.address,
+            content: started.content,
+            client: Client::new(),
+            state: started.state,
+            db,
+            settings,
+            stop: Some(started.stop),
+            server: Some(started.server),
+            _blobs: blobs,
+        }
+    }
+
+    async fn start(settings: Settings) -> Started {
         let app = Application::build(settings)
             .await
             .expect("failed to build the application");
@@ -110,16 +143,38 @@ impl TestApp {
         let server = tokio::spawn(app.run_until_stopped(async move {
             let _ = stopped.await;
         }));
-        TestApp {
+        Started {
             address,
             content,
-            client: Client::new(),
             state,
-            db,
-            stop: Some(stop),
-            server: Some(server),
-            _blobs: blobs,
+            stop,
+            server,
         }
+    }
+
+    /// Stops the server gracefully, keeping its database and blobs (for work
+    /// that must not run beside it, like a replay on PostgreSQL, whose
+    /// projection locks the running server holds).
+    pub async fn halt(&mut self) {
+        self.shutdown().await;
+    }
+
+    /// Where the server keeps its data.
+    pub fn storage(&self) -> StorageSettings {
+        self.settings.storage.clone()
+    }
+
+    /// Stops the server gracefully (if it runs) and starts it again on the
+    /// same database and blob store (on a new port).
+    pub async fn restart(mut self) -> TestApp {
+        self.halt().await;
+        let started = TestApp::start(self.settings.clone()).await;
+        self.address = started.address;
+        self.content = started.content;
+        self.state = started.state;
+        self.stop = Some(started.stop);
+        self.server = Some(started.server);
+        self
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -377,6 +432,176 @@ impl TestApp {
     /// Every event the key can read, following `next_after`.
     pub async fn all_events(&self, key: &str) -> Vec<Value> {
         all_events(&self.client, &self.address, key).await
+    }
+}
+
+/// A client of the LRS at `/xapi` with one `Authorization` header value and one
+/// `X-Experience-API-Version`.
+#[derive(Clone)]
+pub struct XapiClient {
+    pub client: Client,
+    pub address: String,
+    pub auth: String,
+    pub version: String,
+}
+
+impl TestApp {
+    /// An LRS client authenticating with `authorization` (a whole header value).
+    pub fn xapi(&self, authorization: &str, version: &str) -> XapiClient {
+        XapiClient {
+            client: self.client.clone(),
+            address: self.address.clone(),
+            auth: authorization.to_owned(),
+            version: version.to_owned(),
+        }
+    }
+
+    /// An LRS client with a workspace API key as Bearer, speaking 2.0.0.
+    pub fn xapi_key(&self, key: &str) -> XapiClient {
+        self.xapi(&format!("Bearer {key}"), "2.0.0")
+    }
+
+    pub async fn create_lrs_credential(&self, key: &str, scopes: &[&str]) -> Response {
+        self.post(
+            key,
+            "/api/v1/lrs-credentials",
+            &serde_json::json!({ "label": "test", "scopes": scopes }),
+        )
+        .await
+    }
+
+    /// An LRS client with a new credential of `scopes`, speaking `version`.
+    pub async fn lrs_client(&self, key: &str, scopes: &[&str], version: &str) -> XapiClient {
+        let created = json(self.create_lrs_credential(key, scopes).await, 201).await;
+        self.xapi(created["authorization"].as_str().unwrap(), version)
+    }
+
+    pub async fn lrs_credentials(&self, key: &str) -> Response {
+        self.get(key, "/api/v1/lrs-credentials").await
+    }
+
+    pub async fn lrs_credential(&self, key: &str, id: &str) -> Response {
+        self.get(key, &format!("/api/v1/lrs-credentials/{id}"))
+            .await
+    }
+
+    pub async fn revoke_lrs_credential(&self, key: &str, id: &str) -> Response {
+        self.delete(key, &format!("/api/v1/lrs-credentials/{id}"))
+            .await
+    }
+
+    pub async fn create_launch_token(&self, key: &str, body: &Value) -> Response {
+        self.post(key, "/api/v1/lrs-launch-tokens", body).await
+    }
+
+    pub async fn lrs_forwarding(&self, key: &str) -> Response {
+        self.get(key, "/api/v1/lrs-forwarding").await
+    }
+
+    pub async fn configure_lrs_forwarding(&self, key: &str, body: &Value) -> Response {
+        self.client
+            .put(self.url("/api/v1/lrs-forwarding"))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .await
+            .expect("request failed")
+    }
+
+    pub async fn remove_lrs_forwarding(&self, key: &str) -> Response {
+        self.delete(key, "/api/v1/lrs-forwarding").await
+    }
+}
+
+impl XapiClient {
+    /// The same client speaking another version.
+    pub fn version(&self, version: &str) -> XapiClient {
+        XapiClient {
+            version: version.to_owned(),
+            ..self.clone()
+        }
+    }
+
+    /// A request to `/xapi{path}` with the client's headers.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, format!("{}/xapi{path}", self.address))
+            .header("Authorization", &self.auth)
+            .header("X-Experience-API-Version", &self.version)
+    }
+
+    pub async fn put_statement(&self, id: &str, statement: &Value) -> Response {
+        self.request(reqwest::Method::PUT, "/statements")
+            .query(&[("statementId", id)])
+            .json(statement)
+            .send()
+            .await
+            .expect("request failed")
+    }
+
+    pub async fn post_statements(&self, body: &Value) -> Response {
+        self.request(reqwest::Method::POST, "/statements")
+            .json(body)
+            .send()
+            .await
+            .expect("request failed")
+    }
+
+    /// Posts statements and returns their ids (asserting 200).
+    pub async fn store(&self, body: &Value) -> Vec<String> {
+        let ids = json(self.post_statements(body).await, 200).await;
+        ids.as_array()
+            .unwrap()
+            .iter()
+            .map(|id| id.as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    pub async fn get_statements(&self, query: &[(&str, &str)]) -> Response {
+        self.request(reqwest::Method::GET, "/statements")
+            .query(query)
+            .send()
+            .await
+            .expect("request failed")
+    }
+
+    /// One statement by id (asserting 200).
+    pub async fn statement(&self, id: &str) -> Value {
+        json(self.get_statements(&[("statementId", id)]).await, 200).await
+    }
+
+    /// The ids a query returns, following `more` links to the end.
+    pub async fn ids(&self, query: &[(&str, &str)]) -> Vec<String> {
+        let mut page = json(self.get_statements(query).await, 200).await;
+        let mut ids = Vec::new();
+        loop {
+            for statement in page["statements"].as_array().unwrap() {
+                ids.push(statement["id"].as_str().unwrap().to_owned());
+            }
+            let more = page["more"].as_str().unwrap_or("").to_owned();
+            if more.is_empty() {
+                return ids;
+            }
+            let response = self
+                .client
+                .get(format!("{}{more}", self.address))
+                .header("Authorization", &self.auth)
+                .header("X-Experience-API-Version", &self.version)
+                .send()
+                .await
+                .expect("request failed");
+            page = json(response, 200).await;
+        }
+    }
+
+    /// A document request to `path` (`/activities/state`, …) with query parameters.
+    pub fn document(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> reqwest::RequestBuilder {
+        self.request(method, path).query(query)
     }
 }
 

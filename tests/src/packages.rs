@@ -195,6 +195,67 @@ pub fn tincan() -> Vec<u8> {
     ])
 }
 
+/// A Tin Can course whose page reports as xAPI content does: it reads the
+/// launch parameters, sends `initialized`, saves a State document, then
+/// `completed` and `passed` with a score, and leaves the answers' statuses
+/// in `document.body.dataset.results` (or an `error`).
+pub fn tincan_reporting() -> Vec<u8> {
+    let tincan = r#"<?xml version="1.0" encoding="utf-8"?>
+<tincan xmlns="http://projecttincan.com/tincan.xsd">
+ <activities>
+  <activity id="http://example.com/tests/tincan-course" type="http://adlnet.gov/expapi/activities/course">
+   <name>Tin Can Course</name>
+   <launch lang="en-US">lesson/index.html?lang=en</launch>
+  </activity>
+ </activities>
+</tincan>"#;
+    let page = r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Reporting lesson</title></head>
+<body><p id="status">starting</p>
+<script>
+(async () => {
+  const query = new URLSearchParams(location.search);
+  const endpoint = query.get("endpoint");
+  const actor = JSON.parse(query.get("actor"));
+  const registration = query.get("registration");
+  const activity = query.get("activity_id");
+  const headers = {
+    "Authorization": query.get("auth"),
+    "X-Experience-API-Version": "1.0.3",
+    "Content-Type": "application/json",
+  };
+  const statement = (verb, result) => ({
+    actor,
+    verb: {id: "http://adlnet.gov/expapi/verbs/" + verb, display: {"en-US": verb}},
+    object: {objectType: "Activity", id: activity},
+    context: {registration},
+    ...(result ? {result} : {}),
+  });
+  const results = [];
+  const send = async (method, path, body) => {
+    const response = await fetch(endpoint + path, {method, headers, body: JSON.stringify(body)});
+    results.push(response.status);
+  };
+  await send("POST", "statements", statement("initialized"));
+  const state = new URLSearchParams({
+    activityId: activity, agent: JSON.stringify(actor), stateId: "bookmark", registration,
+  });
+  await send("PUT", "activities/state?" + state, {page: 2});
+  await send("POST", "statements", [
+    statement("completed", {completion: true, duration: "PT1M30S"}),
+    statement("passed", {success: true, score: {scaled: 0.85, raw: 85, min: 0, max: 100}}),
+  ]);
+  document.getElementById("status").textContent = "done";
+  document.body.dataset.lang = query.get("lang");
+  document.body.dataset.results = results.join(",");
+})().catch((e) => { document.body.dataset.error = String(e); });
+</script></body></html>"#;
+    zip(&[
+        ("tincan.xml", tincan.as_bytes()),
+        ("lesson/index.html", page.as_bytes()),
+    ])
+}
+
 pub fn cmi5_xml(au_ids: &[&str], url: &str) -> String {
     let aus: String = au_ids
         .iter()

@@ -5,9 +5,12 @@ pub mod courses;
 pub mod events;
 pub mod health;
 pub mod imports;
+pub mod lrs_credentials;
+pub mod lrs_forwarding;
 pub mod registrations;
 pub mod webhooks;
 pub mod workspace;
+pub mod xapi;
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::CONTENT_TYPE;
@@ -121,6 +124,20 @@ pub fn api_v1() -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::list_deliveries))
         .routes(routes!(webhooks::redeliver))
         .routes(routes!(webhooks::replay))
+        .routes(routes!(
+            lrs_credentials::list_lrs_credentials,
+            lrs_credentials::create_lrs_credential
+        ))
+        .routes(routes!(
+            lrs_credentials::get_lrs_credential,
+            lrs_credentials::revoke_lrs_credential
+        ))
+        .routes(routes!(lrs_credentials::create_launch_token))
+        .routes(routes!(
+            lrs_forwarding::get_forwarding,
+            lrs_forwarding::configure_forwarding,
+            lrs_forwarding::remove_forwarding
+        ))
 }
 
 /// Health routes (outside `/api/v1`).

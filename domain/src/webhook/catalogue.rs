@@ -13,6 +13,11 @@ use serde_json::{Value, json};
 
 use crate::course::{CourseEvent, ImportEvent};
 use crate::events::Event;
+use crate::lrs::credential::LrsCredentialEvent;
+use crate::lrs::document::DocumentEvent;
+use crate::lrs::forwarding::ForwardingEvent;
+use crate::lrs::launch::LaunchTokenEvent;
+use crate::lrs::statement::StatementEvent;
 use crate::registration::RegistrationEvent;
 use crate::tenancy::{Environment, WorkspaceId};
 use crate::webhook::WebhookEvent;
@@ -127,6 +132,22 @@ pub const WEBHOOK_TYPES: &[WebhookType] = &[
     subscribable(
         "webhook.disabled",
         "A webhook endpoint was disabled after failing for 3 days. data: webhook_id, url, reason, failing_since.",
+    ),
+    WebhookType {
+        name: "statement.stored",
+        description: "The LRS stored a statement (one delivery per statement; a voiding statement too). \
+            Opt-in: name it in event_types. Statements of one xAPI registration arrive in log order. \
+            data: statement_id, registration (or null), statement (as stored, attachments by sha2 only).",
+        subscribable: true,
+        opt_in: true,
+    },
+    subscribable(
+        "lrs_credential.created",
+        "An LRS credential was created in this environment. data: credential_id, label, scopes, hint.",
+    ),
+    subscribable(
+        "lrs_credential.revoked",
+        "An LRS credential of this environment was revoked. data: credential_id.",
     ),
     WebhookType {
         name: "webhook.ping",
@@ -437,6 +458,56 @@ pub fn public_event(event: &Event, stream_id: &str) -> Option<PublicEvent> {
         },
         // Delivery attempts are never delivered: that would never end.
         Event::WebhookDelivery(DeliveryEvent::WebhookDeliveryAttempted { .. }) => None,
+        Event::LrsStatement(StatementEvent::StatementStored { statement, .. }) => {
+            // One delivery per statement: the outbox queues one delivery
+            // per log event, and each statement is an event of its own.
+            let registration = statement
+                .pointer("/context/registration")
+                .and_then(Value::as_str);
+            to_subscribers(
+                "statement.stored",
+                json!({
+                    "statement_id": statement.get("id"),
+                    "registration": registration,
+                    "statement": statement,
+                }),
+            )
+            .map(|public| PublicEvent {
+                subject: registration.map(|r| format!("xapi_registration:{r}")),
+                ..public
+            })
+        }
+        Event::LrsCredential(event) => match event {
+            LrsCredentialEvent::LrsCredentialCreated {
+                credential_id,
+                label,
+                scopes,
+                hint,
+                ..
+            } => to_subscribers(
+                "lrs_credential.created",
+                json!({"credential_id": credential_id, "label": label, "scopes": scopes, "hint": hint}),
+            ),
+            LrsCredentialEvent::LrsCredentialRevoked { credential_id, .. } => to_subscribers(
+                "lrs_credential.revoked",
+                json!({"credential_id": credential_id}),
+            ),
+        },
+        // Documents are the content's own runtime traffic (State is
+        // written on every bookmark); launch tokens are issued on every
+        // launch and hold secrets' hashes; forwarding holds the external
+        // LRS's authorization.
+        Event::LrsDocument(
+            DocumentEvent::DocumentWritten { .. } | DocumentEvent::DocumentDeleted { .. },
+        ) => None,
+        Event::LrsLaunchToken(
+            LaunchTokenEvent::LaunchTokenIssued { .. }
+            | LaunchTokenEvent::LaunchTokenRevoked { .. },
+        ) => None,
+        Event::LrsForwarding(
+            ForwardingEvent::ForwardingConfigured { .. }
+            | ForwardingEvent::ForwardingRemoved { .. },
+        ) => None,
     }
 }
 
@@ -842,7 +913,90 @@ mod tests {
                 None,
             ),
         ];
-        let samples: Vec<(Event, Option<&str>)> = samples.into_iter().chain(more).collect();
+        let lrs: Vec<(Event, Option<&str>)> = vec![
+            (
+                Event::LrsStatement(StatementEvent::StatementStored {
+                    statement: json!({
+                        "id": "6690e6c9-3ef0-4ed3-8b37-7f3964730bee",
+                        "actor": {"mbox": "mailto:a@example.com"},
+                        "verb": {"id": "http://adlnet.gov/expapi/verbs/completed"},
+                        "object": {"id": "http://example.com/course"},
+                        "context": {"registration": "ec531277-b57b-4c15-8d91-d292c5b2b8f7"},
+                    }),
+                    attachments: vec![],
+                }),
+                Some("statement.stored"),
+            ),
+            (
+                Event::LrsDocument(DocumentEvent::DocumentWritten {
+                    key: crate::lrs::document::DocumentKey {
+                        resource: crate::lrs::document::Resource::State,
+                        activity_id: Some("http://example.com/course".into()),
+                        agent: Some(json!({"mbox": "mailto:a@example.com"})),
+                        registration: None,
+                        document_id: "bookmark".into(),
+                    },
+                    content_type: "text/plain".into(),
+                    content: crate::lrs::document::DocumentContent::Utf8 { text: "p1".into() },
+                    etag: "\"e\"".into(),
+                    at: at(),
+                }),
+                None,
+            ),
+            (
+                Event::LrsDocument(DocumentEvent::DocumentDeleted { at: at() }),
+                None,
+            ),
+            (
+                Event::LrsCredential(LrsCredentialEvent::LrsCredentialCreated {
+                    credential_id: "c".into(),
+                    label: None,
+                    scopes: vec!["all".into()],
+                    hint: "h".into(),
+                    secret_hash: "secret hash".into(),
+                    at: at(),
+                }),
+                Some("lrs_credential.created"),
+            ),
+            (
+                Event::LrsCredential(LrsCredentialEvent::LrsCredentialRevoked {
+                    credential_id: "c".into(),
+                    at: at(),
+                }),
+                Some("lrs_credential.revoked"),
+            ),
+            (
+                Event::LrsLaunchToken(LaunchTokenEvent::LaunchTokenIssued {
+                    token_id: "t".into(),
+                    secret_hash: "secret hash".into(),
+                    actor: json!({"mbox": "mailto:a@example.com"}),
+                    registration: Uuid::from_u128(7),
+                    activity_id: "http://example.com/course".into(),
+                    expires_at: at(),
+                    at: at(),
+                }),
+                None,
+            ),
+            (
+                Event::LrsLaunchToken(LaunchTokenEvent::LaunchTokenRevoked { at: at() }),
+                None,
+            ),
+            (
+                Event::LrsForwarding(ForwardingEvent::ForwardingConfigured {
+                    endpoint: "https://lrs.example.com/xapi".into(),
+                    authorization: Some("Basic whsec_never_shown".into()),
+                    xapi_version: "1.0.3".into(),
+                    at: at(),
+                }),
+                None,
+            ),
+            (
+                Event::LrsForwarding(ForwardingEvent::ForwardingRemoved { at: at() }),
+                None,
+            ),
+        ];
+        let samples: Vec<(Event, Option<&str>)> =
+            samples.into_iter().chain(more).chain(lrs).collect();
         // Events too large to build here; their arms are checked by the
         // compiler (no wildcard) and the import and runtime tests.
         let unsampled = [
@@ -868,6 +1022,19 @@ mod tests {
                 assert!(webhook_type(public.event_type).is_some());
                 if public.event_type.starts_with("registration.") {
                     assert_eq!(public.data["registration_id"], "r:1", "ids may hold colons");
+                }
+                if public.event_type == "statement.stored" {
+                    assert_eq!(
+                        public.subject.as_deref(),
+                        Some("xapi_registration:ec531277-b57b-4c15-8d91-d292c5b2b8f7"),
+                        "one registration's statements arrive in order"
+                    );
+                    assert_eq!(
+                        public.data["statement"]["verb"]["id"],
+                        "http://adlnet.gov/expapi/verbs/completed"
+                    );
+                    assert!(webhook_type("statement.stored").unwrap().opt_in);
+                    assert!(!subscribed(&[], "statement.stored"), "opt-in: never in all");
                 }
                 let data = public.data.to_string();
                 assert!(

@@ -764,6 +764,14 @@ impl Checker {
         }
         if let Some(pattern) = map.get("correctResponsesPattern") {
             let p = child(path, "correctResponsesPattern");
+            if !map.contains_key("interactionType") {
+                // Data §2.4.4.1.s8: interaction properties come with an interactionType.
+                self.error(
+                    ErrorCode::MissingProperty,
+                    &child(path, "interactionType"),
+                    "correctResponsesPattern needs an interactionType",
+                );
+            }
             if let Some(items) = self.array(pattern, &p) {
                 for (i, item) in items.iter().enumerate() {
                     self.string(item, &index(&p, i));

@@ -103,6 +103,14 @@ impl XapiVersion {
         self.is_2_0()
     }
 
+    /// Whether a `PUT` that creates an Activity or Agent Profile document must still carry
+    /// `If-Match` or `If-None-Match` (400 otherwise). 1.0.3 Communication §3.1 makes the
+    /// header a client MUST and the 1.0.3 suite checks the LRS refuses its absence; 2.0
+    /// leaves creation free.
+    pub fn requires_precondition_to_create_profile(self) -> bool {
+        !self.is_2_0()
+    }
+
     /// Whether a statement `version` value is acceptable in a request of this version.
     ///
     /// 1.0.x requests accept `1.0` and `1.0.x`; 2.0 requests also accept `2.0` and `2.0.x`

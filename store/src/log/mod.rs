@@ -195,6 +195,15 @@ impl EventLog {
         }
     }
 
+    /// The last event of a stream, for aggregates whose last event is their
+    /// whole state.
+    pub async fn last_event(&self, stream_id: &str) -> Result<Option<RecordedEvent>, StoreError> {
+        match &*self.backend {
+            Backend::Sqlite(log) => log.last_event(stream_id).await,
+            Backend::Postgres(log) => log.last_event(stream_id).await,
+        }
+    }
+
     /// Up to `limit` events after `after`, in global order, never skipping
     /// one that commits later.
     pub async fn read_after(

@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use domain::tenancy::Scope;
 use sha2::{Digest, Sha256};
 use sqlx::postgres::{PgListener, PgPool, PgPoolOptions, PgRow};
-use sqlx::{AssertSqlSafe, Executor, Postgres, Row};
+use sqlx::{AssertSqlSafe, Executor, PgConnection, Postgres, Row};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -118,86 +118,57 @@ impl PostgresLog {
     ) -> Result<Appended, AppendError> {
         let mut tx = self.pool.begin().await?;
         let mut checkpoints = Vec::new();
-        for append in appends {
-            if append.events.is_empty() {
-                continue;
-            }
-            let version = match append.expected {
-                ExpectedVersion::Exact(version) => version as i64,
-                ExpectedVersion::Any => {
-                    // Blind appenders of one stream queue here instead of
-                    // racing to the unique index and retrying.
-                    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-                        .bind(&append.stream_id)
-                        .execute(&mut *tx)
-                        .await?;
-                    sqlx::query_scalar("SELECT coalesce(max(stream_version), 0)::bigint FROM events WHERE stream_id = $1")
-                        .bind(&append.stream_id)
-                        .fetch_one(&mut *tx)
-                        .await?
+        let mut i = 0;
+        while i < appends.len() {
+            if appends[i].expected == ExpectedVersion::Exact(0) {
+                // A run of new streams: one INSERT, checked by the unique
+                // (stream_id, stream_version) index.
+                let start = i;
+                while i < appends.len() && appends[i].expected == ExpectedVersion::Exact(0) {
+                    i += 1;
                 }
-            };
-            let n = append.events.len();
-            let mut versions = Vec::with_capacity(n);
-            let mut types = Vec::with_capacity(n);
-            let mut schema_versions = Vec::with_capacity(n);
-            let mut payloads = Vec::with_capacity(n);
-            let mut workspaces = Vec::with_capacity(n);
-            let mut environments = Vec::with_capacity(n);
-            let mut actors = Vec::with_capacity(n);
-            let mut correlations = Vec::with_capacity(n);
-            let mut causations = Vec::with_capacity(n);
-            let mut requests = Vec::with_capacity(n);
-            for (offset, event) in append.events.iter().enumerate() {
-                let m = &event.metadata;
-                versions.push(version + offset as i64 + 1);
-                types.push(event.event_type.as_str());
-                schema_versions.push(event.schema_version);
-                payloads.push(event.payload.as_str());
-                workspaces.push(m.workspace_id.map(|w| w.to_string()));
-                environments.push(m.environment.map(|e| e.as_str()));
-                actors.push(m.actor.as_deref());
-                correlations.push(m.correlation_id.as_deref());
-                causations.push(m.causation_id.as_deref());
-                requests.push(m.request_id.as_deref());
+                let run = &appends[start..i];
+                match insert_new_streams(&mut tx, run, recorded_at, &mut checkpoints).await {
+                    Ok(()) => {}
+                    Err(AppendError::Conflict { expected, .. }) => {
+                        // The aborted transaction cannot say which stream
+                        // exists; the pool can, once it is rolled back.
+                        drop(tx);
+                        let stream_id = self.existing_stream(run).await?;
+                        return Err(AppendError::Conflict {
+                            stream_id,
+                            expected,
+                        });
+                    }
+                    Err(err) => return Err(err),
+                }
+            } else {
+                insert_stream(&mut tx, &appends[i], recorded_at, &mut checkpoints).await?;
+                i += 1;
             }
-            let rows = sqlx::query(INSERT)
-                .bind(&append.stream_id)
-                .bind(&versions)
-                .bind(&types)
-                .bind(&schema_versions)
-                .bind(&payloads)
-                .bind(&workspaces)
-                .bind(&environments)
-                .bind(&actors)
-                .bind(&correlations)
-                .bind(&causations)
-                .bind(&requests)
-                .bind(recorded_at)
-                .bind(version)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(|err| conflict_or(err, append, version))?;
-            if rows.len() != n {
-                return Err(AppendError::Conflict {
-                    stream_id: append.stream_id.clone(),
-                    expected: version as u64,
-                });
-            }
-            let mut landed = rows
-                .iter()
-                .map(|row| {
-                    Ok(Checkpoint {
-                        position: row.try_get(0)?,
-                        tx: row.try_get(1)?,
-                    })
-                })
-                .collect::<Result<Vec<_>, sqlx::Error>>()?;
-            landed.sort_unstable_by_key(|c| c.position);
-            checkpoints.extend(landed);
         }
         tx.commit().await?;
         Ok(Appended { checkpoints })
+    }
+
+    /// The first stream of `run` that has events, or that `run` creates twice.
+    async fn existing_stream(&self, run: &[StreamAppend]) -> Result<String, StoreError> {
+        let mut seen = std::collections::HashSet::new();
+        for append in run.iter().filter(|a| !a.events.is_empty()) {
+            if !seen.insert(append.stream_id.as_str()) {
+                return Ok(append.stream_id.clone());
+            }
+            let found: Option<i64> = sqlx::query_scalar(
+                "SELECT stream_version FROM events WHERE stream_id = $1 AND stream_version = 1",
+            )
+            .bind(&append.stream_id)
+            .fetch_optional(&self.pool)
+            .await?;
+            if found.is_some() {
+                return Ok(append.stream_id.clone());
+            }
+        }
+        Ok(String::new())
     }
 
     pub(super) async fn read_stream(
@@ -221,6 +192,19 @@ impl PostgresLog {
         limit: u32,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         read_after(&self.pool, after, limit).await
+    }
+
+    pub(super) async fn last_event(
+        &self,
+        stream_id: &str,
+    ) -> Result<Option<RecordedEvent>, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {SELECT_COLUMNS} FROM events WHERE stream_id = $1 ORDER BY stream_version DESC LIMIT 1"
+        )))
+        .bind(stream_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(decode).transpose()
     }
 
     pub(super) async fn read_scope(
@@ -308,6 +292,178 @@ where
     .fetch_all(executor)
     .await?;
     rows.iter().map(decode).collect()
+}
+
+async fn insert_stream(
+    tx: &mut PgConnection,
+    append: &StreamAppend,
+    recorded_at: DateTime<Utc>,
+    checkpoints: &mut Vec<Checkpoint>,
+) -> Result<(), AppendError> {
+    if append.events.is_empty() {
+        return Ok(());
+    }
+    let version = match append.expected {
+        ExpectedVersion::Exact(version) => version as i64,
+        ExpectedVersion::Any => {
+            // Blind appenders of one stream queue here instead of
+            // racing to the unique index and retrying.
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind(&append.stream_id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query_scalar(
+                "SELECT coalesce(max(stream_version), 0)::bigint FROM events WHERE stream_id = $1",
+            )
+            .bind(&append.stream_id)
+            .fetch_one(&mut *tx)
+            .await?
+        }
+    };
+    let n = append.events.len();
+    let mut versions = Vec::with_capacity(n);
+    let mut types = Vec::with_capacity(n);
+    let mut schema_versions = Vec::with_capacity(n);
+    let mut payloads = Vec::with_capacity(n);
+    let mut workspaces = Vec::with_capacity(n);
+    let mut environments = Vec::with_capacity(n);
+    let mut actors = Vec::with_capacity(n);
+    let mut correlations = Vec::with_capacity(n);
+    let mut causations = Vec::with_capacity(n);
+    let mut requests = Vec::with_capacity(n);
+    for (offset, event) in append.events.iter().enumerate() {
+        let m = &event.metadata;
+        versions.push(version + offset as i64 + 1);
+        types.push(event.event_type.as_str());
+        schema_versions.push(event.schema_version);
+        payloads.push(event.payload.as_str());
+        workspaces.push(m.workspace_id.map(|w| w.to_string()));
+        environments.push(m.environment.map(|e| e.as_str()));
+        actors.push(m.actor.as_deref());
+        correlations.push(m.correlation_id.as_deref());
+        causations.push(m.causation_id.as_deref());
+        requests.push(m.request_id.as_deref());
+    }
+    let rows = sqlx::query(INSERT)
+        .bind(&append.stream_id)
+        .bind(&versions)
+        .bind(&types)
+        .bind(&schema_versions)
+        .bind(&payloads)
+        .bind(&workspaces)
+        .bind(&environments)
+        .bind(&actors)
+        .bind(&correlations)
+        .bind(&causations)
+        .bind(&requests)
+        .bind(recorded_at)
+        .bind(version)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(|err| conflict_or(err, append, version))?;
+    if rows.len() != n {
+        return Err(AppendError::Conflict {
+            stream_id: append.stream_id.clone(),
+            expected: version as u64,
+        });
+    }
+    let mut landed = rows
+        .iter()
+        .map(|row| {
+            Ok(Checkpoint {
+                position: row.try_get(0)?,
+                tx: row.try_get(1)?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    landed.sort_unstable_by_key(|c| c.position);
+    checkpoints.extend(landed);
+    Ok(())
+}
+
+const INSERT_NEW: &str = "INSERT INTO events (stream_id, stream_version, event_type, schema_version, payload, \
+     workspace_id, environment, actor, correlation_id, causation_id, request_id, recorded_at) \
+     SELECT u.s, u.v, u.t, u.sv, u.p, u.w, u.e, u.a, u.c, u.ca, u.r, $12 \
+     FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[], \
+                 $8::text[], $9::text[], $10::text[], $11::text[]) AS u(s, v, t, sv, p, w, e, a, c, ca, r) \
+     RETURNING position, tx_id::text::bigint";
+
+/// Appends to streams that must not exist yet (expected version 0) in one
+/// INSERT. A stream that exists already makes its first version collide in
+/// the unique index, which aborts the transaction: nothing is written.
+async fn insert_new_streams(
+    tx: &mut PgConnection,
+    appends: &[StreamAppend],
+    recorded_at: DateTime<Utc>,
+    checkpoints: &mut Vec<Checkpoint>,
+) -> Result<(), AppendError> {
+    let n: usize = appends.iter().map(|a| a.events.len()).sum();
+    if n == 0 {
+        return Ok(());
+    }
+    let mut streams = Vec::with_capacity(n);
+    let mut versions = Vec::with_capacity(n);
+    let mut types = Vec::with_capacity(n);
+    let mut schema_versions = Vec::with_capacity(n);
+    let mut payloads = Vec::with_capacity(n);
+    let mut workspaces = Vec::with_capacity(n);
+    let mut environments = Vec::with_capacity(n);
+    let mut actors = Vec::with_capacity(n);
+    let mut correlations = Vec::with_capacity(n);
+    let mut causations = Vec::with_capacity(n);
+    let mut requests = Vec::with_capacity(n);
+    for append in appends {
+        for (offset, event) in append.events.iter().enumerate() {
+            let m = &event.metadata;
+            streams.push(append.stream_id.as_str());
+            versions.push(offset as i64 + 1);
+            types.push(event.event_type.as_str());
+            schema_versions.push(event.schema_version);
+            payloads.push(event.payload.as_str());
+            workspaces.push(m.workspace_id.map(|w| w.to_string()));
+            environments.push(m.environment.map(|e| e.as_str()));
+            actors.push(m.actor.as_deref());
+            correlations.push(m.correlation_id.as_deref());
+            causations.push(m.causation_id.as_deref());
+            requests.push(m.request_id.as_deref());
+        }
+    }
+    let rows = sqlx::query(INSERT_NEW)
+        .bind(&streams)
+        .bind(&versions)
+        .bind(&types)
+        .bind(&schema_versions)
+        .bind(&payloads)
+        .bind(&workspaces)
+        .bind(&environments)
+        .bind(&actors)
+        .bind(&correlations)
+        .bind(&causations)
+        .bind(&requests)
+        .bind(recorded_at)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(|err| match &err {
+            sqlx::Error::Database(db) if db.is_unique_violation() => AppendError::Conflict {
+                // Which stream collided is looked up after the rollback.
+                stream_id: String::new(),
+                expected: 0,
+            },
+            _ => AppendError::from(err),
+        })?;
+    let mut landed = rows
+        .iter()
+        .map(|row| {
+            Ok(Checkpoint {
+                position: row.try_get(0)?,
+                tx: row.try_get(1)?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    // Identity values follow the order of the UNNEST rows.
+    landed.sort_unstable_by_key(|c| c.position);
+    checkpoints.extend(landed);
+    Ok(())
 }
 
 fn decode(row: &PgRow) -> Result<RecordedEvent, StoreError> {

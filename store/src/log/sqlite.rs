@@ -87,6 +87,19 @@ impl SqliteLog {
         read_after(&self.reader, after, limit).await
     }
 
+    pub(super) async fn last_event(
+        &self,
+        stream_id: &str,
+    ) -> Result<Option<RecordedEvent>, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {SELECT_COLUMNS} FROM events WHERE stream_id = ?1 ORDER BY stream_version DESC LIMIT 1"
+        )))
+        .bind(stream_id)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.as_ref().map(decode).transpose()
+    }
+
     pub(super) async fn read_scope(
         &self,
         scope: &Scope,
@@ -234,8 +247,27 @@ async fn append_group(pool: &SqlitePool, group: &[Request]) -> Result<Vec<Append
     let mut results = Vec::with_capacity(group.len());
     for request in group {
         let mut checkpoints = Vec::new();
-        for append in &request.appends {
-            insert_stream(&mut tx, append, &request.recorded_at, &mut checkpoints).await?;
+        let appends = &request.appends;
+        let mut i = 0;
+        while i < appends.len() {
+            if appends[i].expected == ExpectedVersion::Exact(0) {
+                // A run of new streams: one multi-row INSERT, checked by the
+                // unique (stream_id, stream_version) index.
+                let start = i;
+                while i < appends.len() && appends[i].expected == ExpectedVersion::Exact(0) {
+                    i += 1;
+                }
+                insert_new_streams(
+                    &mut tx,
+                    &appends[start..i],
+                    &request.recorded_at,
+                    &mut checkpoints,
+                )
+                .await?;
+            } else {
+                insert_stream(&mut tx, &appends[i], &request.recorded_at, &mut checkpoints).await?;
+                i += 1;
+            }
         }
         results.push(Appended { checkpoints });
     }
@@ -303,6 +335,109 @@ async fn insert_stream(
         version += chunk.len() as u64;
     }
     Ok(())
+}
+
+/// Appends to streams that must not exist yet (expected version 0), all in
+/// multi-row INSERTs. A stream that exists already makes its first version
+/// collide in the unique index: nothing of the run is written.
+async fn insert_new_streams(
+    conn: &mut SqliteConnection,
+    appends: &[StreamAppend],
+    recorded_at: &DateTime<Utc>,
+    checkpoints: &mut Vec<Checkpoint>,
+) -> Result<(), AppendError> {
+    let recorded_at = recorded_at.to_rfc3339_opts(SecondsFormat::Micros, true);
+    let rows: Vec<(&str, i64, &super::NewEvent)> = appends
+        .iter()
+        .flat_map(|append| {
+            append
+                .events
+                .iter()
+                .enumerate()
+                .map(|(offset, event)| (append.stream_id.as_str(), offset as i64 + 1, event))
+        })
+        .collect();
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let mut query = sqlx::query(AssertSqlSafe(values_statement(chunk.len())));
+        for (stream_id, version, event) in chunk {
+            let metadata = &event.metadata;
+            query = query
+                .bind(*stream_id)
+                .bind(*version)
+                .bind(&event.event_type)
+                .bind(event.schema_version)
+                .bind(&event.payload)
+                .bind(metadata.workspace_id.map(|w| w.to_string()))
+                .bind(metadata.environment.map(|e| e.as_str()))
+                .bind(metadata.actor.as_deref())
+                .bind(metadata.correlation_id.as_deref())
+                .bind(metadata.causation_id.as_deref())
+                .bind(metadata.request_id.as_deref())
+                .bind(&recorded_at);
+        }
+        let done = match query.execute(&mut *conn).await {
+            Ok(done) => done,
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                let firsts = chunk.iter().filter(|r| r.1 == 1).map(|r| r.0);
+                let stream_id = existing_stream(conn, firsts).await?;
+                return Err(AppendError::Conflict {
+                    stream_id,
+                    expected: 0,
+                });
+            }
+            Err(err) => return Err(err.into()),
+        };
+        let last = done.last_insert_rowid();
+        let first = last - chunk.len() as i64 + 1;
+        checkpoints.extend((first..=last).map(|position| Checkpoint { tx: 0, position }));
+    }
+    Ok(())
+}
+
+/// The first of the new `streams` that already has events (or, for a run
+/// that creates one stream twice, that stream).
+async fn existing_stream<'a>(
+    conn: &mut SqliteConnection,
+    streams: impl Iterator<Item = &'a str>,
+) -> Result<String, AppendError> {
+    let mut seen = std::collections::HashSet::new();
+    for stream_id in streams {
+        if !seen.insert(stream_id) {
+            return Ok(stream_id.to_owned());
+        }
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM events WHERE stream_id = ?1 AND stream_version = 1")
+                .bind(stream_id)
+                .fetch_optional(&mut *conn)
+                .await?;
+        if found.is_some() {
+            return Ok(stream_id.to_owned());
+        }
+    }
+    Ok(String::new())
+}
+
+/// A plain multi-row `INSERT … VALUES`.
+fn values_statement(rows: usize) -> String {
+    let mut sql = String::with_capacity(200 + rows * 40);
+    sql.push_str(
+        "INSERT INTO events (stream_id, stream_version, event_type, schema_version, payload, \
+         workspace_id, environment, actor, correlation_id, causation_id, request_id, recorded_at) VALUES ",
+    );
+    for row in 0..rows {
+        if row > 0 {
+            sql.push(',');
+        }
+        sql.push('(');
+        for column in 0..COLUMNS_PER_ROW {
+            if column > 0 {
+                sql.push(',');
+            }
+            sql.push('?');
+        }
+        sql.push(')');
+    }
+    sql
 }
 
 fn conflict_or(err: sqlx::Error, append: &StreamAppend, version: u64) -> AppendError {
