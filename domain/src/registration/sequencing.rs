@@ -625,6 +625,97 @@ mod tests {
         }
     }
 
+    /// A 4th edition course that sequences off completion through global
+    /// objectives (adlseq completion maps, rules on a referenced objective's
+    /// completion), its SCOs weighted for progress, as the public "post-test
+    /// rollup, 4th edition" sample does. `progressWeight` alone still makes
+    /// cmi.completion_threshold the default 1.0 (RTE 4.2.4): the SCO reports
+    /// its progress measure, and completion follows it.
+    #[test]
+    fn completion_written_to_a_global_objective_unlocks_the_next_sco() {
+        let manifest = r#"<manifest identifier="M" xmlns="http://www.imsglobal.org/xsd/imscp_v1p1"
+    xmlns:adlcp="http://www.adlnet.org/xsd/adlcp_v1p3" xmlns:imsss="http://www.imsglobal.org/xsd/imsss"
+    xmlns:adlseq="http://www.adlnet.org/xsd/adlseq_v1p3">
+  <metadata><schema>ADL SCORM</schema><schemaversion>2004 4th Edition</schemaversion></metadata>
+  <organizations default="O"><organization identifier="O"><title>Course</title>
+    <item identifier="i1" identifierref="R1"><title>One</title>
+      <adlcp:completionThreshold progressWeight="0.5"/>
+      <imsss:sequencing>
+        <imsss:objectives><imsss:primaryObjective objectiveID="one_done"/></imsss:objectives>
+        <imsss:deliveryControls completionSetByContent="true" objectiveSetByContent="true"/>
+        <adlseq:objectives><adlseq:objective objectiveID="one_done">
+          <adlseq:mapInfo targetObjectiveID="g.one_done" readCompletionStatus="true" writeCompletionStatus="true"/>
+        </adlseq:objective></adlseq:objectives>
+      </imsss:sequencing>
+    </item>
+    <item identifier="i2" identifierref="R2"><title>Two</title>
+      <adlcp:completionThreshold progressWeight="0.5"/>
+      <imsss:sequencing>
+        <imsss:sequencingRules><imsss:preConditionRule>
+          <imsss:ruleConditions conditionCombination="any">
+            <imsss:ruleCondition referencedObjective="previous" operator="not" condition="completed"/>
+            <imsss:ruleCondition referencedObjective="previous" operator="not" condition="activityProgressKnown"/>
+          </imsss:ruleConditions>
+          <imsss:ruleAction action="disabled"/>
+        </imsss:preConditionRule></imsss:sequencingRules>
+        <imsss:objectives><imsss:primaryObjective objectiveID="two_done"/><imsss:objective objectiveID="previous"/></imsss:objectives>
+        <adlseq:objectives><adlseq:objective objectiveID="previous">
+          <adlseq:mapInfo targetObjectiveID="g.one_done" readCompletionStatus="true" writeCompletionStatus="false"/>
+        </adlseq:objective></adlseq:objectives>
+      </imsss:sequencing>
+    </item>
+    <imsss:sequencing><imsss:controlMode choice="true" flow="true"/></imsss:sequencing>
+  </organization></organizations>
+  <resources>
+    <resource identifier="R1" type="webcontent" adlcp:scormType="sco" href="one.html"/>
+    <resource identifier="R2" type="webcontent" adlcp:scormType="sco" href="two.html"/>
+  </resources>
+</manifest>"#;
+        let package = MemoryPackage::new()
+            .with("imsmanifest.xml", manifest)
+            .with("one.html", "")
+            .with("two.html", "");
+        let course = Arc::new(
+            import_package(&package, &ImportOptions::default())
+                .unwrap()
+                .course,
+        );
+        let one = course
+            .activities()
+            .into_iter()
+            .find(|a| a.id == "i1")
+            .unwrap();
+        assert_eq!(
+            one.launch
+                .as_ref()
+                .and_then(|l| l.runtime.completion_threshold),
+            Some(1.0)
+        );
+        let mut registration = created();
+        start(&mut registration, "s1", sequencing(&course));
+        deliver(&mut registration, "s1", "i1");
+        commit(
+            &mut registration,
+            &course,
+            "s1",
+            1,
+            "i1",
+            vec![
+                call(1, ApiCall::Initialize { arg: String::new() }),
+                set(2, "cmi.completion_status", "completed"),
+                set(3, "cmi.progress_measure", "1"),
+                call(4, ApiCall::Terminate { arg: String::new() }),
+            ],
+        );
+        let events = sequence(
+            &mut registration,
+            &course,
+            "s1",
+            Some(NavigationRequest::Continue),
+        );
+        assert_eq!(decisions(&events)[0].delivered(), Some("i2"), "{events:?}");
+    }
+
     #[test]
     fn the_folded_state_equals_a_replay_of_the_recorded_inputs() {
         let course = course(true);
