@@ -125,6 +125,36 @@ impl Projection for RegistrationsView {
             || domain::events::kind_of(event_type).is_some_and(|k| k.aggregate == "registration")
     }
 
+    /// Statements are many, and few are a registration's: the xAPI
+    /// registrations of a batch's statements are looked up together.
+    async fn apply_batch(
+        &self,
+        tx: &mut Tx,
+        envelopes: &[Envelope<'_>],
+    ) -> Result<(), ProjectionError> {
+        let mut rest = envelopes;
+        while let Some(first) = rest.first() {
+            let statements = rest
+                .iter()
+                .take_while(|e| matches!(e.event, Event::LrsStatement(_)))
+                .count();
+            if statements == 0 {
+                self.apply(tx, first).await?;
+                rest = &rest[1..];
+                continue;
+            }
+            let (run, after) = rest.split_at(statements);
+            let known = xapi::known_registrations(tx, run).await?;
+            for envelope in run {
+                if xapi::reports_on(envelope, &known) {
+                    self.apply(tx, envelope).await?;
+                }
+            }
+            rest = after;
+        }
+        Ok(())
+    }
+
     async fn apply(&self, tx: &mut Tx, envelope: &Envelope<'_>) -> Result<(), ProjectionError> {
         let event = match &envelope.event {
             Event::Registration(event) => event,

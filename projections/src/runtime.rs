@@ -138,7 +138,17 @@ pub struct ReplayReport {
 struct Entry {
     projection: Arc<dyn Projection>,
     status: watch::Sender<Status>,
+    /// SQLite: how far past its stored checkpoint (the first) the
+    /// projection has read events it does not handle, without a write
+    /// transaction to say so (see [`SKIP_UNSAVED`]).
+    skipped: std::sync::Mutex<Option<(Checkpoint, Checkpoint)>>,
 }
+
+/// On SQLite, a projection that handles none of a batch's events moves past
+/// them without taking the single writer, until this many positions lie
+/// between its stored checkpoint and where it is: a restart reads at most
+/// these again (and skips them again).
+const SKIP_UNSAVED: i64 = 10_000;
 
 /// The set of projections of one process, over one database.
 #[derive(Clone)]
@@ -191,6 +201,7 @@ impl Projections {
                     checkpoint: Checkpoint::START,
                 })
                 .0,
+                skipped: std::sync::Mutex::new(None),
             })
             .collect();
         Projections {
@@ -365,31 +376,83 @@ impl Projections {
     async fn batch_of(&self, entry: &Entry, limit: u32) -> Result<PartialBatch, BatchError> {
         let projection = &entry.projection;
         let name = projection.name();
+        // On SQLite every write shares one connection, the log's appends
+        // included. So the batch is read and decoded on a reader first, and
+        // a batch with nothing this projection handles needs no writer at
+        // all (up to SKIP_UNSAVED); the transaction then checks that the
+        // stored checkpoint is still the one read, and takes the events
+        // appended in between too.
+        let early = match self.db.backend() {
+            Backend::Sqlite => {
+                let stored = stored_checkpoint(&self.db, name).await?;
+                let from = match *entry.skipped.lock().unwrap_or_else(|p| p.into_inner()) {
+                    Some((saved, ahead)) if saved == stored => ahead,
+                    _ => stored,
+                };
+                let events = self.log.read_after(from, limit).await?;
+                let Some(last) = events.last().map(RecordedEvent::checkpoint) else {
+                    return Ok(PartialBatch::Done(Batch::Empty { checkpoint: from }));
+                };
+                let decoded = decode(projection.as_ref(), &events, 0);
+                if decoded.as_ref().is_ok_and(Vec::is_empty)
+                    && last.position - stored.position < SKIP_UNSAVED
+                {
+                    *entry.skipped.lock().unwrap_or_else(|p| p.into_inner()) = Some((stored, last));
+                    return Ok(PartialBatch::Done(Batch::Applied {
+                        events: events.len() as u64,
+                        checkpoint: last,
+                    }));
+                }
+                Some((stored, events, decoded))
+            }
+            Backend::Postgres => None,
+        };
         let mut tx = self.db.begin().await?;
         let checkpoint = lock_checkpoint(&mut tx, self.db.backend(), name).await?;
-        let events = self.log.read_after_in(&mut tx, checkpoint, limit).await?;
+        let (events, decoded) = match early {
+            Some((stored, mut events, mut decoded)) if stored == checkpoint => {
+                // Events appended while this waited for the writer.
+                if let Ok(list) = &mut decoded
+                    && events.len() < limit as usize
+                    && let Some(after) = events.last().map(RecordedEvent::checkpoint)
+                {
+                    let more = self
+                        .log
+                        .read_after_in(&mut tx, after, limit - events.len() as u32)
+                        .await?;
+                    match decode(projection.as_ref(), &more, events.len()) {
+                        Ok(extra) => list.extend(extra),
+                        Err(stop) => decoded = Err(stop),
+                    }
+                    events.extend(more);
+                }
+                (events, decoded)
+            }
+            _ => {
+                // Someone else moved the checkpoint (a replay): start from it.
+                *entry.skipped.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                let events = self.log.read_after_in(&mut tx, checkpoint, limit).await?;
+                let decoded = decode(projection.as_ref(), &events, 0);
+                (events, decoded)
+            }
+        };
         let Some(last) = events.last().map(RecordedEvent::checkpoint) else {
             tx.rollback().await?;
             return Ok(PartialBatch::Done(Batch::Empty { checkpoint }));
         };
-        let mut envelopes = Vec::with_capacity(events.len());
-        for (index, record) in events.iter().enumerate() {
-            if skips(projection.as_ref(), record) {
-                continue;
+        let envelopes: Vec<Envelope<'_>> = match decoded {
+            Ok(decoded) => decoded
+                .into_iter()
+                .map(|(index, event)| Envelope {
+                    record: &events[index],
+                    event,
+                })
+                .collect(),
+            Err(stop) => {
+                tx.rollback().await?;
+                return Ok(stop);
             }
-            match Event::decode(&record.event_type, record.schema_version, &record.payload) {
-                Ok(event) => envelopes.push(Envelope { record, event }),
-                Err(err) => {
-                    tx.rollback().await?;
-                    return Ok(PartialBatch::StopAt {
-                        index,
-                        position: record.position,
-                        event_type: record.event_type.clone(),
-                        reason: err.to_string(),
-                    });
-                }
-            }
-        }
+        };
         let span = tracing::debug_span!(
             "projection.apply_batch",
             projection = name,
@@ -414,6 +477,7 @@ impl Projections {
         }
         save_checkpoint(&mut tx, name, last).await?;
         tx.commit().await?;
+        *entry.skipped.lock().unwrap_or_else(|p| p.into_inner()) = None;
         Ok(PartialBatch::Done(Batch::Applied {
             events: events.len() as u64,
             checkpoint: last,
@@ -550,6 +614,7 @@ impl Projections {
             }
             save_checkpoint(&mut tx, projection, Checkpoint::START).await?;
             tx.commit().await?;
+            *entry.skipped.lock().unwrap_or_else(|p| p.into_inner()) = None;
         }
         entry.status.send_replace(Status::Starting {
             checkpoint: Checkpoint::START,
@@ -652,6 +717,34 @@ impl Projections {
             })
             .collect()
     }
+}
+
+/// The events of `events` that `projection` handles, decoded, with their
+/// index (counted from `offset`); or where it must stop: the first event
+/// this build cannot read.
+fn decode(
+    projection: &dyn Projection,
+    events: &[RecordedEvent],
+    offset: usize,
+) -> Result<Vec<(usize, Event)>, PartialBatch> {
+    let mut decoded = Vec::with_capacity(events.len());
+    for (index, record) in events.iter().enumerate() {
+        if skips(projection, record) {
+            continue;
+        }
+        match Event::decode(&record.event_type, record.schema_version, &record.payload) {
+            Ok(event) => decoded.push((offset + index, event)),
+            Err(err) => {
+                return Err(PartialBatch::StopAt {
+                    index: offset + index,
+                    position: record.position,
+                    event_type: record.event_type.clone(),
+                    reason: err.to_string(),
+                });
+            }
+        }
+    }
+    Ok(decoded)
 }
 
 /// Whether `projection` leaves `record` alone: a known type it does not handle.

@@ -44,6 +44,50 @@ impl Projection for WebhooksView {
         &["webhooks", "webhook_deliveries", "webhook_attempts"]
     }
 
+    /// Stored statements are many and `statement.stored` is opt-in: a run
+    /// of them is looked at only in the workspaces where an enabled
+    /// endpoint names that type (one query per workspace and batch).
+    async fn apply_batch(
+        &self,
+        tx: &mut Tx,
+        envelopes: &[Envelope<'_>],
+    ) -> Result<(), ProjectionError> {
+        let mut subscribed: std::collections::HashMap<String, bool> =
+            std::collections::HashMap::new();
+        for envelope in envelopes {
+            if let Event::LrsStatement(_) = &envelope.event {
+                let Some(workspace_id) = envelope.record.metadata.workspace_id else {
+                    continue;
+                };
+                let workspace_id = workspace_id.to_string();
+                let wanted = match subscribed.get(&workspace_id) {
+                    Some(wanted) => *wanted,
+                    None => {
+                        let wanted = tx
+                            .fetch_optional(
+                                sql("SELECT 1 FROM webhooks WHERE workspace_id = $1 AND enabled = TRUE \
+                                     AND event_types LIKE $2")
+                                .bind(&workspace_id)
+                                .bind("%\"statement.stored\"%"),
+                            )
+                            .await?
+                            .is_some();
+                        subscribed.insert(workspace_id, wanted);
+                        wanted
+                    }
+                };
+                if !wanted {
+                    continue;
+                }
+            } else {
+                // An endpoint may change: ask again after it.
+                subscribed.clear();
+            }
+            self.apply(tx, envelope).await?;
+        }
+        Ok(())
+    }
+
     async fn apply(&self, tx: &mut Tx, envelope: &Envelope<'_>) -> Result<(), ProjectionError> {
         let record = envelope.record;
         match &envelope.event {

@@ -517,3 +517,45 @@ async fn a_projection_skips_the_event_types_it_does_not_handle() {
         "{stopped}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_sqlite_a_projection_passes_what_it_does_not_handle_without_writing() {
+    let w = world().await;
+    let (a, _) = w.history().await;
+    let head = w
+        .run(
+            a,
+            WorkspaceCommand::Rename {
+                name: "Later".into(),
+                at: at(9),
+            },
+        )
+        .await;
+    let projections = Projections::new(w.db.clone(), w.log.clone(), projections::all());
+    // The courses view handles no workspace event.
+    let (_, reached) = projections.catch_up("courses").await.unwrap();
+    assert_eq!(reached, head);
+    let stored = projections
+        .stored_checkpoints()
+        .await
+        .unwrap()
+        .get("courses")
+        .copied()
+        .unwrap_or_default();
+    match w.db.backend() {
+        // Nothing to write: the single writer was never taken.
+        store::db::Backend::Sqlite => assert!(stored < head, "{stored:?}"),
+        store::db::Backend::Postgres => assert_eq!(stored, head),
+    }
+    // A new process reads those events again and passes them again.
+    let again = Projections::new(w.db.clone(), w.log.clone(), projections::all());
+    let (_, reached) = again.catch_up("courses").await.unwrap();
+    assert_eq!(reached, head);
+    // And what it handles is written, checkpoint and all.
+    let (_, reached) = again.catch_up("workspaces").await.unwrap();
+    assert_eq!(reached, head);
+    assert_eq!(
+        again.stored_checkpoints().await.unwrap()["workspaces"],
+        head
+    );
+}

@@ -374,6 +374,63 @@ impl<T: Into<Value> + Nullable> From<Option<T>> for Value {
     }
 }
 
+/// `text` with its placeholders `$1, $2, … $n` written as SQLite's anonymous
+/// `?`, when each appears once and in that order (a multi-row `INSERT`);
+/// `None` otherwise, or when there are none. Binding a named parameter costs
+/// SQLite a walk of the statement's parameter names
+/// (`sqlite3_bind_parameter_name`), so a statement of thousands of `$n` took
+/// time quadratic in their number; anonymous ones bind by position.
+/// Quoted text (`'…'`, `"…"`) is left alone.
+fn positional(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut expected: u64 = 1;
+    let mut copied = 0;
+    let mut quote: Option<u8> = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        let byte = bytes[i];
+        if let Some(q) = quote {
+            if byte == q {
+                quote = None;
+            }
+            i += 1;
+            continue;
+        }
+        match byte {
+            b'\'' | b'"' => {
+                quote = Some(byte);
+                i += 1;
+            }
+            b'$' => {
+                let digits = bytes[i + 1..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_digit())
+                    .count();
+                if digits == 0 {
+                    i += 1;
+                    continue;
+                }
+                let end = i + 1 + digits;
+                if text[i + 1..end].parse::<u64>().ok()? != expected {
+                    return None;
+                }
+                expected += 1;
+                out.push_str(&text[copied..i]);
+                out.push('?');
+                copied = end;
+                i = end;
+            }
+            _ => i += 1,
+        }
+    }
+    if expected == 1 {
+        return None;
+    }
+    out.push_str(&text[copied..]);
+    Some(out)
+}
+
 /// A statement in the dialect both backends accept, with its arguments.
 #[derive(Debug, Clone)]
 pub struct Sql {
@@ -400,7 +457,8 @@ impl Sql {
     }
 
     fn sqlite(&self) -> sqlx::query::Query<'static, Sqlite, sqlx::sqlite::SqliteArguments> {
-        let mut query = sqlx::query(AssertSqlSafe(self.text.clone()));
+        let text = positional(&self.text).map_or_else(|| self.text.clone(), Cow::Owned);
+        let mut query = sqlx::query(AssertSqlSafe(text));
         for arg in &self.args {
             query = match arg {
                 Value::Null(_) => query.bind(None::<i64>),
@@ -532,6 +590,78 @@ impl Row {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn placeholders_in_order_become_positional_on_sqlite() {
+        assert_eq!(
+            positional(
+                "INSERT INTO t VALUES ($1, $2), ($3, CAST($4 AS TEXT)) ON CONFLICT DO NOTHING"
+            )
+            .as_deref(),
+            Some("INSERT INTO t VALUES (?, ?), (?, CAST(? AS TEXT)) ON CONFLICT DO NOTHING")
+        );
+        assert_eq!(
+            positional("SELECT json_extract(d, '$.a$1'), \"$2\" FROM t WHERE a = $1 AND b = $2")
+                .as_deref(),
+            Some("SELECT json_extract(d, '$.a$1'), \"$2\" FROM t WHERE a = ? AND b = ?"),
+            "quoted text is not a placeholder"
+        );
+        assert_eq!(
+            positional("SELECT 'it''s $1', $1").as_deref(),
+            Some("SELECT 'it''s $1', ?")
+        );
+        for kept in [
+            "UPDATE t SET a = $2 WHERE b = $1",
+            "UPDATE t SET a = $1, b = coalesce(b, $1)",
+            "SELECT $1, $3",
+            "SELECT 1",
+        ] {
+            assert_eq!(positional(kept), None, "{kept}");
+        }
+    }
+
+    #[tokio::test]
+    async fn positional_statements_bind_the_same_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::connect(
+            &format!("sqlite://{}", dir.path().join("p.db").display()),
+            &DbOptions::default(),
+        )
+        .await
+        .unwrap();
+        let mut tx = db.begin().await.unwrap();
+        tx.execute(sql("CREATE TABLE t (a BIGINT, b TEXT, c TEXT)"))
+            .await
+            .unwrap();
+        let mut insert = sql("INSERT INTO t (a, b, c) VALUES ($1, $2, $3), ($4, $5, $6)");
+        for v in [1, 2] {
+            insert = insert
+                .bind(v as i64)
+                .bind(format!("b{v}"))
+                .bind(Option::<String>::None);
+        }
+        tx.execute(insert).await.unwrap();
+        tx.execute(
+            sql("UPDATE t SET c = $2 WHERE a = $1")
+                .bind(2_i64)
+                .bind("c2"),
+        )
+        .await
+        .unwrap();
+        let rows = tx
+            .fetch_all(sql("SELECT a, b, c FROM t ORDER BY a"))
+            .await
+            .unwrap();
+        let rows: Vec<(i64, String, Option<String>)> = rows
+            .iter()
+            .map(|r| (r.get(0).unwrap(), r.get(1).unwrap(), r.get(2).unwrap()))
+            .collect();
+        assert_eq!(
+            rows,
+            vec![(1, "b1".into(), None), (2, "b2".into(), Some("c2".into()))]
+        );
+        tx.commit().await.unwrap();
+    }
 
     #[test]
     fn passwords_are_redacted() {

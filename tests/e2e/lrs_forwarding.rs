@@ -1,4 +1,5 @@
-//! Statement forwarding to an external LRS: here a second AllureConnect on loopback.
+//! Statement forwarding to an external LRS (here a second AllureConnect on loopback), and
+//! statements as webhooks (`statement.stored`, opt-in).
 
 use std::time::{Duration, Instant};
 
@@ -229,5 +230,119 @@ async fn forwarding_is_configured_per_environment() {
         "forwarding_not_configured",
     )
     .await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn statement_webhooks_reach_only_the_endpoints_that_name_them() {
+    use e2e::receiver::Receiver;
+    let app = TestApp::spawn_with(|s| s.webhooks.retry_scale = 0.0005).await;
+    let ws = app.create_workspace("Hooks").await;
+    let other = app.create_workspace("Elsewhere").await;
+    let statements = Receiver::start().await;
+    let everything = Receiver::start().await;
+    let elsewhere = Receiver::start().await;
+    let hook = |key: &str, receiver: &Receiver, types: Value| {
+        let body = json!({"url": receiver.url("/hook"), "event_types": types});
+        let key = key.to_owned();
+        let app = &app;
+        async move { json(app.create_webhook(&key, &body).await, 201).await }
+    };
+    hook(&ws.live_key, &statements, json!(["statement.stored"])).await;
+    let all = hook(&ws.live_key, &everything, json!(["*"])).await;
+    let theirs = hook(&other.live_key, &elsewhere, json!(["statement.stored"])).await;
+
+    let lrs = app.xapi_key(&ws.live_key);
+    let registration = uuid::Uuid::new_v4().to_string();
+    let mut first = statement("ann", COMPLETED, "http://example.com/a");
+    first["context"] = json!({"registration": registration});
+    let mut second = statement(
+        "ann",
+        "http://adlnet.gov/expapi/verbs/passed",
+        "http://example.com/a",
+    );
+    second["context"] = json!({"registration": registration});
+    let ids = lrs
+        .store(&json!([
+            first,
+            second,
+            statement("bob", COMPLETED, "http://example.com/b")
+        ]))
+        .await;
+    // Something every endpoint receives, after the statements.
+    json(app.create_api_key(&ws.live_key, "later").await, 201).await;
+
+    let received = statements
+        .wait_until("three statements", Duration::from_secs(30), |r| {
+            r.iter().filter(|r| r.succeeded()).count() >= 3
+        })
+        .await;
+    let stored: Vec<Value> = received.iter().map(|r| r.json()).collect();
+    assert!(
+        stored.iter().all(|d| d["type"] == "statement.stored"),
+        "{stored:#?}"
+    );
+    let delivered: Vec<&str> = stored
+        .iter()
+        .map(|d| d["data"]["statement_id"].as_str().unwrap())
+        .collect();
+    let mut expected: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let mut sorted = delivered.clone();
+    sorted.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(sorted, expected, "each statement once");
+    let of_registration: Vec<&str> = stored
+        .iter()
+        .filter(|d| d["data"]["registration"] == registration.as_str())
+        .map(|d| d["data"]["statement"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        of_registration,
+        vec![ids[0].as_str(), ids[1].as_str()],
+        "one registration's statements arrive in log order"
+    );
+    assert!(
+        stored
+            .iter()
+            .all(|d| d["data"]["statement"]["stored"].is_string()),
+        "the statement as stored"
+    );
+
+    // `*` does not include the opt-in type; another workspace's endpoint
+    // hears nothing of these statements.
+    everything
+        .wait_until("the API key event", Duration::from_secs(30), |r| {
+            r.iter().any(|r| r.event_type() == "api_key.created")
+        })
+        .await;
+    let platform = &app.state.platform;
+    let head = platform.log.head().await.unwrap();
+    platform
+        .projections
+        .wait_for("webhooks", head, Duration::from_secs(20))
+        .await
+        .unwrap();
+    let queued = json(
+        app.webhook_deliveries(&ws.live_key, all["id"].as_str().unwrap())
+            .await,
+        200,
+    )
+    .await;
+    let types: Vec<&str> = queued["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["event_type"].as_str().unwrap())
+        .collect();
+    assert!(!types.contains(&"statement.stored"), "{types:?}");
+    assert!(types.contains(&"api_key.created"), "{types:?}");
+    let theirs = json(
+        app.webhook_deliveries(&other.live_key, theirs["id"].as_str().unwrap())
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(theirs["deliveries"], json!([]), "{theirs}");
+    assert_eq!(elsewhere.count(), 0);
     app.stop().await;
 }

@@ -10,10 +10,14 @@
 //! `passed`/`failed`/`result.success` and `result.score` are the latest
 //! reported. Time comes from the statement's `stored`, never the clock.
 
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
 use domain::cmi::{RuntimeSummary, SessionState};
+use domain::events::Event;
 use domain::lrs::launch::registration_uuid;
 use domain::lrs::progress::{Progress, Score, progress_update};
-use domain::xapi::syntax::normalize_iri;
+use domain::lrs::statement::StatementEvent;
+use domain::xapi::syntax::{normalize_iri, parse_uuid};
 use serde_json::Value;
 use store::StoreError;
 use store::db::{Tx, sql};
@@ -33,6 +37,69 @@ pub(super) async fn created(tx: &mut Tx, k: &Key) -> Result<(), StoreError> {
     )
     .await?;
     Ok(())
+}
+
+/// The xAPI registrations that the statements of `run` carry and that are
+/// registrations of this platform, as `(workspace, environment, uuid)`.
+pub(super) async fn known_registrations(
+    tx: &mut Tx,
+    run: &[Envelope<'_>],
+) -> Result<HashSet<(String, String, String)>, StoreError> {
+    let mut wanted: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+    for envelope in run {
+        if let Some(key) = registration_of(envelope) {
+            wanted.entry((key.0, key.1)).or_default().insert(key.2);
+        }
+    }
+    let mut known = HashSet::new();
+    for ((workspace, environment), uuids) in wanted {
+        let uuids: Vec<String> = uuids.into_iter().collect();
+        for chunk in uuids.chunks(500) {
+            let list = (0..chunk.len())
+                .map(|i| format!("${}", i + 3))
+                .collect::<Vec<_>>()
+                .join(",");
+            let mut query = sql(format!(
+                "SELECT xapi_registration FROM registration_xapi WHERE workspace_id = $1 \
+                 AND environment = $2 AND xapi_registration IN ({list})"
+            ))
+            .bind(&workspace)
+            .bind(&environment);
+            for uuid in chunk {
+                query = query.bind(uuid);
+            }
+            for row in tx.fetch_all(query).await? {
+                known.insert((workspace.clone(), environment.clone(), row.get(0)?));
+            }
+        }
+    }
+    Ok(known)
+}
+
+/// Whether a statement of a run carries one of the `known` registrations.
+pub(super) fn reports_on(
+    envelope: &Envelope<'_>,
+    known: &HashSet<(String, String, String)>,
+) -> bool {
+    registration_of(envelope).is_some_and(|key| known.contains(&key))
+}
+
+/// The scope and `context.registration` of a stored statement.
+fn registration_of(envelope: &Envelope<'_>) -> Option<(String, String, String)> {
+    let Event::LrsStatement(StatementEvent::StatementStored { statement, .. }) = &envelope.event
+    else {
+        return None;
+    };
+    let registration = statement
+        .pointer("/context/registration")
+        .and_then(Value::as_str)
+        .and_then(parse_uuid)?;
+    let metadata = &envelope.record.metadata;
+    Some((
+        metadata.workspace_id?.to_string(),
+        metadata.environment?.as_str().to_owned(),
+        registration.to_string(),
+    ))
 }
 
 /// Applies a stored statement to the registration it reports on, if any.
