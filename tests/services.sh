@@ -11,7 +11,7 @@
 #   stop_services           stops both and removes their data
 
 SERVICES_DIR=${SERVICES_DIR:-$(mktemp -d /tmp/allureconnect-services.XXXXXX)}
-chmod 755 "$SERVICES_DIR"
+mkdir -p "$SERVICES_DIR" && chmod 755 "$SERVICES_DIR"
 PG_STARTED=
 S3_PID=
 

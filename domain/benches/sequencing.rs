@@ -13,7 +13,10 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
+use cqrs_es::Aggregate;
+use domain::course::CourseId;
 use domain::package::{Course, ImportOptions, MemoryPackage, import_package};
+use domain::registration::{Learner, Registration, RegistrationEvent};
 use domain::sequencing::engine::{
     CompletionStatus, Engine, EngineOptions, NavigationRequest, Outcome, RuntimeReport,
     ScoreReport, SequencingInput, SuccessStatus,
@@ -312,6 +315,7 @@ fn main() {
             Engine::restore(&course, EngineOptions::default(), &snapshot).unwrap()
         });
     }
+    let (rebuild, rebuild_rows) = rebuild_from_events(&course, &leaves);
     println!(
         "# sequencing engine, generated course of {} activities\n",
         course.activities().len()
@@ -321,4 +325,145 @@ fn main() {
     for timings in all.iter().copied().chain([&clone, &restore]) {
         println!("{}", timings.table_row());
     }
+    println!(
+        "\n# tracking state rebuilt from a registration's log: {rebuild} events (JSON as stored)\n"
+    );
+    println!("| operation | samples | p50 | p99 | max |");
+    println!("|---|---:|---:|---:|---:|");
+    for timings in &rebuild_rows {
+        println!("{}", timings.table_row());
+    }
+}
+
+/// A registration's log with about 10,000 `SequencingDecided` events: the
+/// learner walks the whole course (terminate, continue) again and again,
+/// each walk a new attempt. Times what loading the registration does
+/// (decode every stored event, fold it into the tracking state) next to
+/// decoding alone and to running every input through the engine again.
+fn rebuild_from_events(course: &Course, leaves: &[String]) -> (usize, Vec<Timings>) {
+    const EVENTS: usize = 10_000;
+    let options = EngineOptions::default();
+    let mut engine = Engine::new(course, options).unwrap();
+    let at0 = at(0);
+    let mut log = vec![
+        RegistrationEvent::RegistrationCreated {
+            registration_id: "r".into(),
+            course_id: CourseId::parse("bench").unwrap(),
+            course_version: 1,
+            activities: leaves.to_vec(),
+            learner: Learner {
+                id: "l".into(),
+                first_name: None,
+                last_name: None,
+                email: None,
+            },
+            tags: vec![],
+            at: at0,
+        },
+        RegistrationEvent::SessionStarted {
+            session_id: "s".into(),
+            attempt: 1,
+            resumed: false,
+            supersedes: None,
+            user_agent: None,
+            ip: None,
+            at: at0,
+        },
+        RegistrationEvent::SequencingStarted {
+            session_id: "s".into(),
+            attempt: 1,
+            options,
+            tracking: Box::new(engine.snapshot()),
+            at: at0,
+        },
+    ];
+    let mut inputs = Vec::new();
+    let mut step = 0;
+    let mut decide = |engine: &mut Engine, input: SequencingInput, log: &mut Vec<_>| {
+        let decision = engine.apply(&input).unwrap();
+        inputs.push(input.clone());
+        log.push(RegistrationEvent::SequencingDecided {
+            session_id: "s".into(),
+            input: Box::new(input),
+            decision: Box::new(decision),
+            statuses: vec![],
+            at: at0,
+        });
+    };
+    // One walk through the course; each SCO commits its progress 21 times
+    // before it terminates (a long session), then the learner continues.
+    let start = SequencingInput::Navigate {
+        request: NavigationRequest::Start,
+        at: at(step),
+    };
+    decide(&mut engine, start, &mut log);
+    for (index, leaf) in leaves.iter().enumerate() {
+        if log.len() >= EVENTS + 3 {
+            break;
+        }
+        for commit in 1..=21 {
+            step += 1;
+            let progress = SequencingInput::Commit {
+                activity: leaf.clone(),
+                report: RuntimeReport {
+                    completion_status: Some(CompletionStatus::Incomplete),
+                    progress_measure: Some(f64::from(commit) / 22.0),
+                    ..RuntimeReport::default()
+                },
+                at: at(step),
+            };
+            decide(&mut engine, progress, &mut log);
+        }
+        step += 2;
+        let terminate = SequencingInput::Terminate {
+            activity: leaf.clone(),
+            report: report(index),
+            request: None,
+            at: at(step),
+        };
+        decide(&mut engine, terminate, &mut log);
+        let next = SequencingInput::Navigate {
+            request: NavigationRequest::Continue,
+            at: at(step + 1),
+        };
+        decide(&mut engine, next, &mut log);
+    }
+    let stored: Vec<String> = log
+        .iter()
+        .map(|event| serde_json::to_string(event).unwrap())
+        .collect();
+    let expected = serde_json::to_string(&engine.snapshot()).unwrap();
+
+    let mut fold = Timings::new("load: decode + fold every event");
+    let mut decode = Timings::new("baseline: decode every event only");
+    let mut rerun = Timings::new("baseline: run every input through the engine again");
+    for _ in 0..5 {
+        let registration = fold.time(|| {
+            let mut registration = Registration::default();
+            for json in &stored {
+                let event: RegistrationEvent = serde_json::from_str(json).unwrap();
+                registration.apply(event);
+            }
+            registration
+        });
+        let rebuilt = registration.engine(course).unwrap().unwrap();
+        assert_eq!(
+            serde_json::to_string(&rebuilt.snapshot()).unwrap(),
+            expected,
+            "the folded state is the live one"
+        );
+        let decoded: Vec<RegistrationEvent> = decode.time(|| {
+            stored
+                .iter()
+                .map(|json| serde_json::from_str(json).unwrap())
+                .collect()
+        });
+        assert_eq!(decoded.len(), stored.len());
+        let replayed = rerun.time(|| Engine::replay(course, options, &inputs).unwrap());
+        assert_eq!(
+            serde_json::to_string(&replayed.snapshot()).unwrap(),
+            expected
+        );
+    }
+    (stored.len(), vec![fold, decode, rerun])
 }

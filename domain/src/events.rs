@@ -176,6 +176,30 @@ pub const CATALOGUE: &[EventKind] = &[
         environment_in_payload: false,
     },
     EventKind {
+        event_type: "RegistrationProgressChanged",
+        aggregate: "registration",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "RegistrationCompleted",
+        aggregate: "registration",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "RegistrationPassed",
+        aggregate: "registration",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
+        event_type: "RegistrationFailed",
+        aggregate: "registration",
+        schema_version: 1,
+        environment_in_payload: false,
+    },
+    EventKind {
         event_type: "WebhookCreated",
         aggregate: "webhook",
         schema_version: 1,

@@ -10,6 +10,7 @@
 //! and the summary after the batch. `apply` replays the same calls, in `seq`
 //! order, so the state a later launch sees is a function of the log.
 
+mod progress;
 mod sequencing;
 
 use std::collections::BTreeMap;
@@ -29,6 +30,7 @@ use crate::sequencing::engine::{
     ActivityStatus, Decision, Engine, EngineError, EngineOptions, Entry, NavigationRequest,
     Outcome, SequencingInput, TrackingState,
 };
+pub use progress::{ActivityResult, Progress, completion_of, roll_up, success_of};
 use sequencing::SeqState;
 pub use sequencing::{LearnerGlobals, Sequencing, runtime_report};
 
@@ -278,9 +280,59 @@ pub enum RegistrationEvent {
         globals: LearnerGlobals,
         at: DateTime<Utc>,
     },
+    /// The course's rolled-up status for the learner changed (after a
+    /// commit or a sequencing decision): completion, success, score.
+    RegistrationProgressChanged {
+        attempt: u32,
+        progress: Progress,
+        previous: Progress,
+        at: DateTime<Utc>,
+    },
+    /// The course became completed in this attempt.
+    RegistrationCompleted {
+        attempt: u32,
+        progress: Progress,
+        at: DateTime<Utc>,
+    },
+    /// The course became passed in this attempt.
+    RegistrationPassed {
+        attempt: u32,
+        progress: Progress,
+        at: DateTime<Utc>,
+    },
+    /// The course became failed in this attempt.
+    RegistrationFailed {
+        attempt: u32,
+        progress: Progress,
+        at: DateTime<Utc>,
+    },
 }
 
 impl RegistrationEvent {
+    /// When it happened (server time).
+    pub fn at(&self) -> DateTime<Utc> {
+        use RegistrationEvent as E;
+        match self {
+            E::RegistrationCreated { at, .. }
+            | E::RegistrationDeleted { at, .. }
+            | E::RegistrationReset { at, .. }
+            | E::SessionStarted { at, .. }
+            | E::ActivityDelivered { at, .. }
+            | E::RuntimeValueSet { at, .. }
+            | E::RuntimeBatchCommitted { at, .. }
+            | E::RuntimeBatchRefused { at, .. }
+            | E::TimeOnTaskMeasured { at, .. }
+            | E::NavigationRequested { at, .. }
+            | E::SequencingStarted { at, .. }
+            | E::SequencingDecided { at, .. }
+            | E::LearnerGlobalsWritten { at, .. }
+            | E::RegistrationProgressChanged { at, .. }
+            | E::RegistrationCompleted { at, .. }
+            | E::RegistrationPassed { at, .. }
+            | E::RegistrationFailed { at, .. } => *at,
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             RegistrationEvent::RegistrationCreated { .. } => "RegistrationCreated",
@@ -296,6 +348,10 @@ impl RegistrationEvent {
             RegistrationEvent::SequencingStarted { .. } => "SequencingStarted",
             RegistrationEvent::SequencingDecided { .. } => "SequencingDecided",
             RegistrationEvent::LearnerGlobalsWritten { .. } => "LearnerGlobalsWritten",
+            RegistrationEvent::RegistrationProgressChanged { .. } => "RegistrationProgressChanged",
+            RegistrationEvent::RegistrationCompleted { .. } => "RegistrationCompleted",
+            RegistrationEvent::RegistrationPassed { .. } => "RegistrationPassed",
+            RegistrationEvent::RegistrationFailed { .. } => "RegistrationFailed",
         }
     }
 }
@@ -414,6 +470,12 @@ pub struct Registration {
     seq: Option<SeqState>,
     /// Shared data (`adl.data`) written in this registration, by target ID.
     shared_data: BTreeMap<String, String>,
+    /// The launchable activities, whose results make the course's.
+    launchable: Vec<String>,
+    /// SCORM 2004 sequenced: the root activity's status in this attempt.
+    root_status: Option<ActivityStatus>,
+    /// The course's status as last recorded in this attempt.
+    progress: Progress,
     /// Rebuilt by `apply` from the deliveries and batches; never stored.
     #[serde(skip)]
     live: BTreeMap<String, Live>,
@@ -565,8 +627,114 @@ impl Registration {
         Ok(session)
     }
 
-    /// Returns the events `command` produces, or why it is refused.
+    /// Returns the events `command` produces, or why it is refused: what
+    /// the command did, then how the course's progress changed by it.
     pub fn decide(
+        &self,
+        command: RegistrationCommand,
+    ) -> Result<Vec<RegistrationEvent>, RegistrationError> {
+        let mut events = self.decide_command(command)?;
+        self.progress_after(&mut events);
+        Ok(events)
+    }
+
+    /// The course's progress in this attempt, as last recorded.
+    pub fn progress(&self) -> &Progress {
+        &self.progress
+    }
+
+    /// Appends the progress events `events` bring about: the course's
+    /// rolled-up status after them, when it differs from the recorded one,
+    /// and the moments it became completed, passed or failed.
+    fn progress_after(&self, events: &mut Vec<RegistrationEvent>) {
+        use RegistrationEvent as E;
+        let mut results: BTreeMap<&str, ActivityResult> = self
+            .activities
+            .iter()
+            .filter_map(|(id, state)| {
+                Some((id.as_str(), ActivityResult::of(state.summary.as_ref()?)))
+            })
+            .collect();
+        let mut root = self.root_status.as_ref();
+        let mut touched = false;
+        for event in events.iter() {
+            match event {
+                E::RuntimeBatchCommitted {
+                    activity_id,
+                    summary,
+                    ..
+                } => {
+                    results.insert(activity_id, ActivityResult::of(summary));
+                    touched = true;
+                }
+                E::SequencingDecided { statuses, .. } => {
+                    if let Some(status) = self.seq.as_ref().and_then(|s| s.root_status(statuses)) {
+                        root = Some(status);
+                    }
+                    touched = true;
+                }
+                _ => {}
+            }
+        }
+        if !touched {
+            return;
+        }
+        let progress = roll_up(&self.launchable, &results, root);
+        let previous = &self.progress;
+        if progress == *previous {
+            return;
+        }
+        let at = events.last().map(RegistrationEvent::at).unwrap_or_default();
+        let attempt = self.attempt;
+        let became = |field: fn(&Progress) -> &str, value: &str| {
+            field(&progress) == value && field(previous) != value
+        };
+        let mut more = vec![E::RegistrationProgressChanged {
+            attempt,
+            progress: progress.clone(),
+            previous: previous.clone(),
+            at,
+        }];
+        type Field = fn(&Progress) -> &str;
+        type Outcome = fn(u32, Progress, DateTime<Utc>) -> RegistrationEvent;
+        let outcomes: [(Field, &str, Outcome); 3] = [
+            (
+                |p| &p.completion,
+                "completed",
+                |attempt, progress, at| E::RegistrationCompleted {
+                    attempt,
+                    progress,
+                    at,
+                },
+            ),
+            (
+                |p| &p.success,
+                "passed",
+                |attempt, progress, at| E::RegistrationPassed {
+                    attempt,
+                    progress,
+                    at,
+                },
+            ),
+            (
+                |p| &p.success,
+                "failed",
+                |attempt, progress, at| E::RegistrationFailed {
+                    attempt,
+                    progress,
+                    at,
+                },
+            ),
+        ];
+        for (field, value, event) in outcomes {
+            if became(field, value) {
+                more.push(event(attempt, progress.clone(), at));
+            }
+        }
+        events.extend(more);
+    }
+
+    fn decide_command(
         &self,
         command: RegistrationCommand,
     ) -> Result<Vec<RegistrationEvent>, RegistrationError> {
@@ -838,9 +1006,13 @@ impl Registration {
                     .filter(|live| Some(&live.activity_id) == current.as_ref());
                 let input = match (current, live) {
                     (Some(activity), Some(live)) if !state.handed_over => {
+                        let report = runtime_report(live.runtime.data(), true);
+                        let request = request.or_else(|| {
+                            self.single_sco_end(&live.runtime, report.nav_request.as_deref())
+                        });
                         SequencingInput::Terminate {
                             activity,
-                            report: runtime_report(live.runtime.data(), true),
+                            report,
                             request,
                             at,
                         }
@@ -856,6 +1028,28 @@ impl Registration {
                 Ok(events)
             }
         }
+    }
+
+    /// What a course of one SCO does when its SCO terminates without a
+    /// navigation request of its own: it suspends the course when the SCO
+    /// left with `suspend`, and exits it otherwise, so the course's status
+    /// rolls up and the player ends, as learners (and SCORM Cloud's
+    /// defaults) expect. A course of several SCOs waits for the learner's
+    /// next request, as the SN book says.
+    fn single_sco_end(
+        &self,
+        runtime: &RuntimeSession,
+        nav_request: Option<&str>,
+    ) -> Option<NavigationRequest> {
+        let ended = runtime.state() == crate::cmi::SessionState::Terminated;
+        if !ended || nav_request.is_some_and(|r| r != "_none_") || self.launchable.len() != 1 {
+            return None;
+        }
+        Some(if runtime.data().get("cmi.exit") == Some("suspend") {
+            NavigationRequest::SuspendAll
+        } else {
+            NavigationRequest::ExitAll
+        })
     }
 
     /// Starts sequencing in a new session: the attempt's tracking state if
@@ -1066,12 +1260,14 @@ impl Aggregate for Registration {
                 course_id,
                 course_version,
                 learner,
+                activities,
                 ..
             } => {
                 self.id = Some(registration_id);
                 self.course_id = Some(course_id);
                 self.course_version = course_version;
                 self.learner_id = learner.id;
+                self.launchable = activities;
                 self.attempt = 1;
             }
             E::RegistrationDeleted { .. } => {
@@ -1082,6 +1278,8 @@ impl Aggregate for Registration {
                 self.attempt = attempt;
                 self.activities.clear();
                 self.seq = None;
+                self.root_status = None;
+                self.progress = Progress::default();
                 self.shared_data.clear();
                 self.live.clear();
                 self.current_session = None;
@@ -1196,12 +1394,22 @@ impl Aggregate for Registration {
                 self.seq = Some(SeqState::new(options, *tracking));
             }
             E::SequencingDecided {
-                input, decision, ..
+                input,
+                decision,
+                statuses,
+                ..
             } => {
                 if let Some(seq) = &mut self.seq {
                     seq.fold(&input, &decision);
+                    if let Some(root) = seq.root_status(&statuses) {
+                        self.root_status = Some(root.clone());
+                    }
                 }
             }
+            E::RegistrationProgressChanged { progress, .. } => self.progress = progress,
+            E::RegistrationCompleted { .. }
+            | E::RegistrationPassed { .. }
+            | E::RegistrationFailed { .. } => {}
             E::TimeOnTaskMeasured { session_id, at, .. } => {
                 if let Some(session) = self.sessions.get_mut(&session_id) {
                     session.last_beat = Some(at);
@@ -1393,7 +1601,12 @@ mod tests {
                 ],
             ))
             .unwrap();
-        assert_eq!(events.len(), 2, "{events:#?}");
+        assert_eq!(events.len(), 3, "{events:#?}");
+        assert!(
+            matches!(&events[2], RegistrationEvent::RegistrationProgressChanged { progress, .. }
+            if progress.score_raw == Some(87.0)),
+            "the score changed the course's progress: {events:#?}"
+        );
         assert!(
             matches!(&events[0], RegistrationEvent::RuntimeValueSet { seq: 1, element, value, .. }
             if element == "cmi.core.score.raw" && value == "87")
@@ -1424,7 +1637,11 @@ mod tests {
                 vec![init(0), set(1, "cmi.core.student_id", "x")],
             ))
             .unwrap();
-        assert_eq!(events.len(), 1);
+        assert_eq!(events.len(), 2, "{events:#?}");
+        assert!(matches!(
+            events[1],
+            RegistrationEvent::RegistrationProgressChanged { .. }
+        ));
         let RegistrationEvent::RuntimeBatchCommitted { calls, .. } = &events[0] else {
             panic!()
         };
@@ -1435,6 +1652,76 @@ mod tests {
                 error: 403
             })
         );
+    }
+
+    #[test]
+    fn progress_events_mark_each_change_and_each_outcome_once() {
+        let kinds = |events: &[RegistrationEvent]| -> Vec<&'static str> {
+            events
+                .iter()
+                .map(RegistrationEvent::kind)
+                .filter(|k| k.starts_with("Registration"))
+                .collect()
+        };
+        let mut history = vec![created(), started("s1", None), delivered("s1")];
+        let first = state(history.clone())
+            .decide(commit(
+                "s1",
+                1,
+                vec![init(0), set(1, "cmi.core.lesson_status", "incomplete")],
+            ))
+            .unwrap();
+        assert_eq!(kinds(&first), ["RegistrationProgressChanged"]);
+        history.extend(first);
+        let passed = state(history.clone())
+            .decide(commit(
+                "s1",
+                2,
+                vec![
+                    set(2, "cmi.core.score.raw", "90"),
+                    set(3, "cmi.core.lesson_status", "passed"),
+                ],
+            ))
+            .unwrap();
+        assert_eq!(
+            kinds(&passed),
+            [
+                "RegistrationProgressChanged",
+                "RegistrationCompleted",
+                "RegistrationPassed"
+            ]
+        );
+        let RegistrationEvent::RegistrationProgressChanged {
+            progress, previous, ..
+        } = &passed[passed.len() - 3]
+        else {
+            panic!("{passed:#?}")
+        };
+        assert_eq!(
+            (progress.completion.as_str(), progress.success.as_str()),
+            ("completed", "passed")
+        );
+        assert_eq!(progress.score_scaled, Some(0.9));
+        assert_eq!(previous.completion, "incomplete");
+        history.extend(passed);
+        let registration = state(history.clone());
+        assert_eq!(registration.progress().success, "passed");
+        // The same status again changes nothing.
+        let again = registration
+            .decide(commit(
+                "s1",
+                3,
+                vec![set(4, "cmi.core.lesson_location", "p9")],
+            ))
+            .unwrap();
+        assert_eq!(kinds(&again), Vec::<&str>::new());
+        // A new attempt starts from nothing: no progress events of its own.
+        let reset = registration
+            .decide(RegistrationCommand::Reset { at: at(9) })
+            .unwrap();
+        assert_eq!(kinds(&reset), ["RegistrationReset"]);
+        history.extend(reset);
+        assert_eq!(*state(history).progress(), Progress::default());
     }
 
     #[test]

@@ -756,8 +756,20 @@ pub struct Commit {
     pub page_hide: bool,
 }
 
+/// A commit request: one batch, or (from the page-hide beacon) several
+/// consecutive batches that must be stored in order.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Commits {
+    Many { batches: Vec<Commit> },
+    One(Commit),
+}
+
 /// `POST /runtime/{token}/commit`. The body may come from `sendBeacon`,
-/// so any content type is read as JSON.
+/// so any content type is read as JSON. A page-hide beacon carries every
+/// batch the page has not seen acknowledged, as `{"batches": [...]}`:
+/// separate beacons could arrive out of order, one request cannot. They
+/// are stored in order; the first refusal ends the request.
 pub async fn commit(
     State(state): State<PlayerState>,
     Path(token): Path<String>,
@@ -765,40 +777,84 @@ pub async fn commit(
     body: Bytes,
 ) -> Result<Json<serde_json::Value>, PlayerError> {
     let claims = session_claims(&state, &token)?;
-    let body: Commit = serde_json::from_slice(&body).map_err(|e| {
+    let commits: Commits = serde_json::from_slice(&body).map_err(|e| {
         PlayerError::new(
             StatusCode::BAD_REQUEST,
             "invalid_batch",
             format!("the batch is not valid JSON: {e}"),
         )
     })?;
+    match commits {
+        Commits::One(batch) => commit_batch(&state, &claims, &client, batch).await,
+        Commits::Many { batches } => {
+            let mut answer = Err(PlayerError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_batch",
+                "batches is empty",
+            ));
+            for batch in batches {
+                answer = Ok(commit_batch(&state, &claims, &client, batch).await?);
+            }
+            answer
+        }
+    }
+}
+
+async fn commit_batch(
+    state: &PlayerState,
+    claims: &SessionClaims,
+    client: &Client,
+    body: Commit,
+) -> Result<Json<serde_json::Value>, PlayerError> {
     if !claims.tracking {
         return Ok(Json(json!({"acked": body.batch})));
     }
     let scope = claims.scope;
     let id = scope.aggregate_id(&claims.registration);
-    let metadata = metadata(scope, "player", &client);
-    let registration = aggregate(&state, &scope, &claims.registration).await?;
-    if let Some(refusal) = registration.commit_refusal(&claims.session, body.batch) {
-        return Err(refuse(&state, &id, &claims.session, body.batch, refusal, &metadata).await);
+    let metadata = metadata(scope, "player", client);
+    // An early answer: a refusal, a retried batch, and the course a
+    // sequenced registration's data goes to. What this process knows is
+    // read in place; an early answer other than "go on" is checked on the
+    // current state first (another server may have moved the registration
+    // on), and the command decides again on the current state anyway.
+    let early = |registration: &Registration| {
+        let course = registration
+            .course()
+            .filter(|_| registration.is_sequenced())
+            .map(|(course_id, version)| (course_id.clone(), version));
+        (
+            registration.commit_refusal(&claims.session, body.batch),
+            registration
+                .last_batch(&claims.session)
+                .is_some_and(|last| body.batch <= last),
+            course,
+        )
+    };
+    let mut answer = state
+        .commands
+        .peek_registration(&id, early)
+        .await
+        .map_err(command_error)?;
+    if answer.0.is_some() || answer.1 {
+        answer = early(&aggregate(state, &scope, &claims.registration).await?);
     }
-    if registration
-        .last_batch(&claims.session)
-        .is_some_and(|last| body.batch <= last)
-    {
+    let (refusal, stored, course) = answer;
+    if let Some(refusal) = refusal {
+        return Err(refuse(state, &id, &claims.session, body.batch, refusal, &metadata).await);
+    }
+    if stored {
         // A retry of a stored batch: nothing is appended.
         return Ok(Json(json!({"acked": body.batch})));
     }
-    // A sequenced registration's data goes to the sequencer as it comes.
-    let course = match registration.course() {
-        Some((course_id, version)) if registration.is_sequenced() => Some(
+    let course = match course {
+        Some((course_id, version)) => Some(
             state
                 .courses
                 .get(&state.db, &scope, course_id.as_str(), i64::from(version))
                 .await?
                 .ok_or_else(course_gone)?,
         ),
-        _ => None,
+        None => None,
     };
     let committed = state
         .commands
@@ -823,7 +879,7 @@ pub async fn commit(
             json!({"acked": body.batch, "position": checkpoint.map_or(0, |c| c.position)}),
         )),
         Err(CommandError::Rejected(err)) if err.is_recorded_refusal() => {
-            Err(refuse(&state, &id, &claims.session, body.batch, err, &metadata).await)
+            Err(refuse(state, &id, &claims.session, body.batch, err, &metadata).await)
         }
         Err(err) => Err(command_error(err)),
     }
@@ -865,6 +921,10 @@ pub struct Navigate {
     pub request: Request,
     #[serde(default)]
     pub target: Option<String>,
+    /// The activity the page shows. Only a preview's is read: a preview
+    /// records no deliveries, so the server cannot know it otherwise.
+    #[serde(default)]
+    pub current: Option<String>,
 }
 
 pub async fn navigate(
@@ -911,7 +971,11 @@ pub async fn navigate(
         )?));
     }
     let tree = Tree::of(&loaded.course);
-    let current = registration.delivered(&claims.session).map(str::to_owned);
+    let current = if claims.tracking {
+        registration.delivered(&claims.session).map(str::to_owned)
+    } else {
+        body.current.filter(|current| tree.is_launchable(current))
+    };
     let navigation = navigation::navigate(
         &tree,
         &summaries(&registration),

@@ -303,7 +303,7 @@ export class ScormRuntime {
     this.shared = this.sharedData(ctx);
     const { data, entry } = this.restore(ctx);
     this.data = data;
-    this.addManifestObjectives(ctx.objective_ids);
+    this.addManifestObjectives(ctx.objective_ids, ctx.objective_status);
     for (const [name, value] of Object.entries(ctx.learner_preferences)) {
       const path = `${this.names.preferences}.${name}`;
       if (!m.elements.has(path)) throw new LaunchError("UnknownPreference", `unknown learner preference ${debugString(name)}`);
@@ -955,8 +955,12 @@ export class ScormRuntime {
     }
   }
 
-  /** Appends a `cmi.objectives` record for each manifest objective the data lacks. */
-  addManifestObjectives(ids) {
+  /**
+   * Appends a `cmi.objectives` record for each manifest objective the data
+   * lacks, with the starting values the launch gives for it (`seeds`, the
+   * sequencer's `objective_status`).
+   */
+  addManifestObjectives(ids, seeds) {
     ids.forEach((id, position) => {
       this.check("cmi.objectives.n.id", id);
       if (ids.slice(0, position).includes(id)) {
@@ -970,10 +974,34 @@ export class ScormRuntime {
       if (!present) {
         this.data.values.set(`cmi.objectives.${count}.id`, id);
         this.data.counts.set("cmi.objectives", count + 1);
+        const seed = seeds.find((s) => s.id === id);
+        if (seed) {
+          for (const [element, field] of OBJECTIVE_SEED_FIELDS) {
+            const value = seed[field];
+            if (value === undefined || value === null) continue;
+            const path = `cmi.objectives.n.${element}`;
+            if (!this.model.elements.has(path)) {
+              throw new LaunchError("InvalidValue", `launch value for ${path} is invalid: ${debugString(value)}`);
+            }
+            this.check(path, value);
+            this.data.values.set(`cmi.objectives.${count}.${element}`, value);
+          }
+        }
       }
     });
   }
 }
+
+/** The elements of a `cmi.objectives.n` record an `ObjectiveSeed` field starts, in order. */
+const OBJECTIVE_SEED_FIELDS = [
+  ["success_status", "success_status"],
+  ["completion_status", "completion_status"],
+  ["score.scaled", "score_scaled"],
+  ["score.raw", "score_raw"],
+  ["score.min", "score_min"],
+  ["score.max", "score_max"],
+  ["progress_measure", "progress_measure"],
+];
 
 function atLeast(limit, minimum, element) {
   if (limit === null || limit === undefined) return minimum;
@@ -1014,6 +1042,7 @@ function normalizeContext(context, model) {
     max_time_allowed: manifest(context.max_time_allowed),
     time_limit_action: manifest(context.time_limit_action),
     objective_ids: context.objective_ids ?? [],
+    objective_status: context.objective_status ?? [],
     learner_preferences: context.learner_preferences ?? {},
     comments_from_lms: context.comments_from_lms ?? [],
     shared_data: context.shared_data ?? [],

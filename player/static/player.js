@@ -116,6 +116,13 @@ class Player {
   /** Sends a navigation request; leaving the current SCO unloads it and sends its calls first. */
   async navigate(request, target) {
     if (this.busy || this.ended) return;
+    if (request === "auto" && !this.tracking) {
+      // A preview records nothing, so the server cannot read the SCO's
+      // adl.nav.request: the page sends it as the request itself.
+      const asked = this.contentRequest();
+      if (!asked) return;
+      [request, target] = asked;
+    }
     this.busy = true;
     this.renderControls();
     try {
@@ -125,6 +132,8 @@ class Player {
         return;
       }
       const body = target === undefined ? { request } : { request, target };
+      // Only a preview's is read (it has no recorded deliveries).
+      if (this.activityId) body.current = this.activityId;
       const answer = await postJson(`/runtime/${this.token}/navigate`, body);
       if (!answer.ok || !answer.body) {
         this.say("The next step could not be loaded. Check your connection and try again.", true);
@@ -135,6 +144,17 @@ class Player {
       this.busy = false;
       this.renderControls();
     }
+  }
+
+  /**
+   * The terminated SCO's `adl.nav.request` as `[request, target]`, or null
+   * when it made none (`_none_`, or SCORM 1.2).
+   */
+  contentRequest() {
+    const asked = this.runtime ? this.runtime.navRequest() : null;
+    if (!asked || asked === "_none_") return null;
+    const targeted = /^\{target=(.*)\}(choice|jump)$/.exec(asked);
+    return targeted ? [targeted[2], targeted[1]] : [asked, undefined];
   }
 
   /** Loads an activity (§3) into the content frame with a fresh runtime. */
@@ -322,10 +342,14 @@ class Player {
       li.className = "ac-toc-item";
       li.dataset.id = item.id;
       li.style.setProperty("--depth", String(item.depth || 1));
-      const entry = document.createElement(item.selectable === false ? "span" : "button");
+      // A disabled activity (a rule or a limit holds) shows as a button
+      // that cannot be pressed, not as plain text like a heading: the
+      // sequencer never offers it as selectable, yet the learner should see
+      // that it exists and is locked.
+      const entry = document.createElement(item.selectable === false && !item.disabled ? "span" : "button");
       if (entry.tagName === "BUTTON") {
         entry.type = "button";
-        entry.disabled = Boolean(item.disabled);
+        entry.disabled = Boolean(item.disabled) || item.selectable === false;
         entry.addEventListener("click", () => this.navigate("choice", item.id));
       }
       if (item.current) entry.setAttribute("aria-current", "step");

@@ -5,6 +5,9 @@
 
 const PREFIX = "allureconnect.pending.";
 
+/** The most a beacon (or a keepalive fetch) may carry. */
+const BEACON_BYTES = 64 * 1024;
+
 /** What the server's answer means for a batch. */
 function outcomeOf(status, text) {
   if (status === 200) return { kind: "acked" };
@@ -15,6 +18,8 @@ function outcomeOf(status, text) {
     } catch {
       // A refusal without the usual body is still a refusal.
     }
+    // Lost a race with another request on the registration: not a refusal.
+    if (code === "concurrent_update") return { kind: "keep" };
     return { kind: "refused", code };
   }
   return { kind: "keep" };
@@ -251,22 +256,31 @@ export class Transport {
 
   /**
    * At page hide: cuts a batch and hands every unacknowledged batch to the
-   * browser with `sendBeacon` (or a `keepalive` fetch). They stay kept: the
-   * next load resends them and the server ignores numbers it has seen.
+   * browser in one `sendBeacon` (or `keepalive` fetch) as
+   * `{"batches": [...]}`, in order: separate beacons may arrive out of
+   * order, and a batch that comes before its predecessor is refused. They
+   * stay kept: the next load resends them and the server ignores numbers
+   * it has seen. A beacon holds at most 64 KB; the batches that do not fit
+   * wait in localStorage for the next load.
    */
   sendBeacon() {
     if (!this.tracking) return;
     this.cut();
     if (this.stopped) return;
-    for (const entry of this.outbox) {
-      const json = JSON.stringify({ ...entry.body, page_hide: true });
-      let queued = false;
-      try {
-        queued = navigator.sendBeacon(this.url, new Blob([json], { type: "application/json" }));
-      } catch {
-        queued = false;
-      }
-      if (!queued) postAsync(this.url, json, true);
+    let batches = this.outbox.map((entry) => ({ ...entry.body, page_hide: true }));
+    let json = "";
+    while (batches.length > 0) {
+      json = JSON.stringify({ batches });
+      if (new Blob([json]).size <= BEACON_BYTES) break;
+      batches = batches.slice(0, -1);
     }
+    if (batches.length === 0) return;
+    let queued = false;
+    try {
+      queued = navigator.sendBeacon(this.url, new Blob([json], { type: "application/json" }));
+    } catch {
+      queued = false;
+    }
+    if (!queued) postAsync(this.url, json, true);
   }
 }

@@ -19,7 +19,7 @@ use domain::cmi::{
 };
 use domain::events::Event;
 use domain::lrs::statement::StatementEvent;
-use domain::registration::{LoggedCall, RegistrationEvent};
+use domain::registration::{ActivityResult, LoggedCall, Progress, RegistrationEvent};
 use domain::tenancy::Scope;
 use serde::Deserialize;
 use store::StoreError;
@@ -328,7 +328,7 @@ impl Projection for RegistrationsView {
                 client_at,
                 at,
             } => {
-                let delivery = delivery_position(tx, &k, session_id).await?;
+                let delivery = self.delivery_of(tx, &k, session_id).await?;
                 if let Some(live) = self.lock().get_mut(&live_key(&k, session_id)) {
                     live.pending.push(RecordedCall {
                         seq: *seq,
@@ -374,7 +374,7 @@ impl Projection for RegistrationsView {
                 at,
                 ..
             } => {
-                let delivery = delivery_position(tx, &k, session_id).await?;
+                let delivery = self.delivery_of(tx, &k, session_id).await?;
                 let server_at = timestamp(at);
                 for logged in calls {
                     insert_logged(
@@ -487,12 +487,37 @@ impl Projection for RegistrationsView {
             } => {
                 sequencing::learner_globals(tx, &k, learner_id, globals, &timestamp(at)).await?;
             }
+            E::RegistrationProgressChanged { progress, at, .. } => {
+                progressed(tx, &k, progress, &timestamp(at)).await?;
+            }
+            // The moments of change; the progress row shows the state.
+            E::RegistrationCompleted { .. }
+            | E::RegistrationPassed { .. }
+            | E::RegistrationFailed { .. } => {}
         }
         Ok(())
     }
 }
 
 impl RegistrationsView {
+    /// The position of the delivery a session's calls belong to: from the
+    /// live sessions this view keeps, or its table.
+    async fn delivery_of(
+        &self,
+        tx: &mut Tx,
+        k: &Key,
+        session_id: &str,
+    ) -> Result<i64, ProjectionError> {
+        let cached = self
+            .lock()
+            .get(&live_key(k, session_id))
+            .map(|l| l.delivery);
+        match cached {
+            Some(delivery) => Ok(delivery),
+            None => delivery_position(tx, k, session_id).await,
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, LiveDelivery>> {
         self.live
             .lock()
@@ -802,8 +827,27 @@ async fn upsert_activity(
     Ok(())
 }
 
-/// Recomputes the registration's progress from its activities.
+/// Recomputes the registration's total reported time from its activities.
+/// Completion, success and score come from `RegistrationProgressChanged`,
+/// which the registration decides ([`domain::registration::roll_up`]).
 async fn roll_up(tx: &mut Tx, k: &Key, at: &str) -> Result<(), StoreError> {
+    tx.execute(
+        sql("UPDATE registration_progress SET total_time_seconds = (SELECT coalesce(sum(total_time_seconds), 0) \
+             FROM activity_results r WHERE r.workspace_id = $1 AND r.environment = $2 AND r.registration_id = $3), \
+             last_access = $4 WHERE workspace_id = $1 AND environment = $2 AND registration_id = $3")
+        .bind(&k.workspace)
+        .bind(&k.environment)
+        .bind(&k.registration)
+        .bind(at),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The course's progress from its activity results, by the registration's
+/// own rule ([`domain::registration::roll_up`]): for results that came from
+/// xAPI statements, which no registration command decides on.
+async fn progress_from_results(tx: &mut Tx, k: &Key, at: &str) -> Result<(), StoreError> {
     let Some(row) = tx
         .fetch_optional(
             sql(
@@ -819,116 +863,60 @@ async fn roll_up(tx: &mut Tx, k: &Key, at: &str) -> Result<(), StoreError> {
         return Ok(());
     };
     let launchable: Vec<String> = serde_json::from_str(&row.get::<String>(0)?)
-        .map_err(|e| StoreError::Corrupt(format!("registrations.activities: {e}")))?;
+        .map_err(|e| corrupt(format!("registrations.activities: {e}")))?;
     let rows = tx
         .fetch_all(
-            sql("SELECT activity_id, completion, success, score_scaled, score_raw, score_min, score_max, \
-                 total_time_seconds FROM activity_results WHERE workspace_id = $1 AND environment = $2 \
-                 AND registration_id = $3")
+            sql("SELECT activity_id, completion, success, score_scaled, score_raw, score_min, score_max \
+                 FROM activity_results WHERE workspace_id = $1 AND environment = $2 AND registration_id = $3")
             .bind(&k.workspace)
             .bind(&k.environment)
             .bind(&k.registration),
         )
         .await?;
-    struct Result_ {
-        id: String,
-        completion: String,
-        success: String,
-        scaled: Option<f64>,
-        raw: Option<f64>,
-        min: Option<f64>,
-        max: Option<f64>,
-        seconds: Option<f64>,
+    let mut results = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let id: String = row.get(0)?;
+        results.push((
+            id,
+            ActivityResult {
+                completion: row.get(1)?,
+                success: row.get(2)?,
+                scaled: row.get(3)?,
+                raw: row.get(4)?,
+                min: row.get(5)?,
+                max: row.get(6)?,
+            },
+        ));
     }
-    let results: Vec<Result_> = rows
+    let results = results
         .iter()
-        .map(|r| {
-            Ok(Result_ {
-                id: r.get(0)?,
-                completion: r.get(1)?,
-                success: r.get(2)?,
-                scaled: r.get(3)?,
-                raw: r.get(4)?,
-                min: r.get(5)?,
-                max: r.get(6)?,
-                seconds: r.get(7)?,
-            })
-        })
-        .collect::<Result<_, StoreError>>()?;
-    let of = |id: &str| results.iter().find(|r| r.id == id);
-    let wanted: Vec<&str> = if launchable.is_empty() {
-        results.iter().map(|r| r.id.as_str()).collect()
-    } else {
-        launchable.iter().map(String::as_str).collect()
-    };
-    let completion = if !wanted.is_empty()
-        && wanted
-            .iter()
-            .all(|id| of(id).is_some_and(|r| r.completion == "completed"))
-    {
-        "completed"
-    } else if results
-        .iter()
-        .any(|r| r.completion != "not_attempted" && r.completion != "unknown")
-    {
-        "incomplete"
-    } else if results.is_empty() {
-        "not_attempted"
-    } else {
-        "unknown"
-    };
-    let success = if wanted
-        .iter()
-        .any(|id| of(id).is_some_and(|r| r.success == "failed"))
-    {
-        "failed"
-    } else if !wanted.is_empty()
-        && wanted
-            .iter()
-            .all(|id| of(id).is_some_and(|r| r.success == "passed"))
-    {
-        "passed"
-    } else {
-        "unknown"
-    };
-    let (scaled, raw, min, max) = if results.len() == 1 {
-        let r = &results[0];
-        let scaled = r.scaled.or_else(|| match (r.raw, r.min, r.max) {
-            (Some(raw), Some(min), Some(max)) if max > min => Some((raw - min) / (max - min)),
-            (Some(raw), None, None) => Some(raw / 100.0),
-            _ => None,
-        });
-        (scaled, r.raw, r.min, r.max)
-    } else {
-        let scaled: Vec<f64> = results.iter().filter_map(|r| r.scaled).collect();
-        let mean = (!scaled.is_empty()).then(|| scaled.iter().sum::<f64>() / scaled.len() as f64);
-        (mean, None, None, None)
-    };
-    let total: f64 = results.iter().filter_map(|r| r.seconds).sum();
-    // A sequenced course's status is its root activity's, as the
-    // sequencer rolled it up.
-    let sequenced = sequencing::course_status(tx, k).await?;
-    let (completion, success, scaled) = match &sequenced {
-        Some((completion, success, measure)) => {
-            (completion.as_str(), success.as_str(), measure.or(scaled))
-        }
-        None => (completion, success, scaled),
-    };
+        .map(|(id, result)| (id.as_str(), result.clone()))
+        .collect();
+    progressed(
+        tx,
+        k,
+        &domain::registration::roll_up(&launchable, &results, None),
+        at,
+    )
+    .await
+}
+
+/// Records the course's progress the registration decided.
+async fn progressed(tx: &mut Tx, k: &Key, progress: &Progress, at: &str) -> Result<(), StoreError> {
     tx.execute(
         sql("UPDATE registration_progress SET completion = $4, success = $5, score_scaled = $6, score_raw = $7, \
-             score_min = $8, score_max = $9, total_time_seconds = $10, last_access = $11, \
-             completed_at = CASE WHEN $4 = 'completed' THEN coalesce(completed_at, $11) ELSE completed_at END \
+             score_min = $8, score_max = $9, last_access = $10, \
+             completed_at = CASE WHEN $4 = 'completed' THEN coalesce(completed_at, $10) ELSE completed_at END \
              WHERE workspace_id = $1 AND environment = $2 AND registration_id = $3")
         .bind(&k.workspace)
         .bind(&k.environment)
         .bind(&k.registration)
-        .bind(completion)
-        .bind(success)
-        .bind(scaled)
-        .bind(raw)
-        .bind(min)
-        .bind(max)
-        .bind(total)
+        .bind(progress.completion.as_str())
+        .bind(progress.success.as_str())
+        .bind(progress.score_scaled)
+        .bind(progress.score_raw)
+        .bind(progress.score_min)
+        .bind(progress.score_max)
         .bind(at),
     )
     .await?;

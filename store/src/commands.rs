@@ -130,6 +130,26 @@ impl Commands {
             .map_err(|e| CommandError::Internal(anyhow::anyhow!("registration {id}: {e}")))
     }
 
+    /// Reads what `read` takes from registration `id` as this process last
+    /// knew it: without a copy and without reading the log when it is
+    /// cached (a command decides again on the current state, so this is
+    /// for answering early, never for deciding); loaded otherwise.
+    pub async fn peek_registration<R>(
+        &self,
+        id: &str,
+        read: impl FnOnce(&Registration) -> R,
+    ) -> Result<R, CommandError<RegistrationError>> {
+        let mut read = Some(read);
+        if let Some(answer) = self
+            .registration_store
+            .peek(id, |cached| (read.take().expect("called once"))(cached))
+        {
+            return Ok(answer);
+        }
+        let registration = self.load_registration(id).await?;
+        Ok((read.take().expect("not called yet"))(&registration))
+    }
+
     /// Runs a command on webhook `id` (`Scope::aggregate_id(webhook_id)`).
     pub async fn webhook(
         &self,
@@ -289,6 +309,16 @@ impl<A: Aggregate + Clone> CachedEventStore<A> {
                 entries: HashMap::new(),
             })),
         }
+    }
+
+    /// Runs `read` on the cached aggregate `id`, if there is one.
+    pub fn peek<R>(&self, id: &str, read: impl FnOnce(&A) -> R) -> Option<R> {
+        let mut cache = self.cache();
+        cache.tick += 1;
+        let tick = cache.tick;
+        let (used, (aggregate, _)) = cache.entries.get_mut(id)?;
+        *used = tick;
+        Some(read(aggregate))
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, Lru<A>> {

@@ -5,8 +5,9 @@
 //! beacon, superseded sessions, navigation, heartbeat, previews, and API
 //! discovery from nested and opened windows.
 //!
-//! The fake is a test double of the HTTP protocol only; the real server's
-//! end-to-end tests replace it when the server lands.
+//! The fake is a test double of the HTTP protocol only, for answers the
+//! real server cannot be made to give on demand; `browser_server.rs` runs
+//! the same page against the real server.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -69,6 +70,8 @@ struct FakeState {
     current: BTreeMap<usize, String>,
     /// Forces this status on every commit while set.
     commit_status: Option<u16>,
+    /// The error code of the forced answers (`forced` when unset).
+    commit_code: Option<&'static str>,
     received: Vec<Received>,
     /// `(session, batch)` → the body stored the first time.
     stored: BTreeMap<(usize, u64), Value>,
@@ -77,6 +80,8 @@ struct FakeState {
     heartbeats: Vec<Value>,
     /// A batch number resent with different content.
     changed_batches: Vec<(usize, u64)>,
+    /// The batch numbers of each multi-batch (page-hide) request.
+    beacons: Vec<Vec<u64>>,
     /// The Rust runtime of each session's current delivery, which replays
     /// every stored call as the real server will.
     runtimes: BTreeMap<usize, RuntimeSession>,
@@ -374,12 +379,37 @@ async fn commit(
     let Some(session) = fake.session_of(&token) else {
         return refusal(StatusCode::FORBIDDEN, "invalid_session_token");
     };
+    // The page-hide beacon carries its batches together, in order; the
+    // first refusal ends the request.
+    let Some(batches) = body["batches"].as_array() else {
+        return commit_batch(&fake, session, &body);
+    };
+    fake.lock().beacons.push(
+        batches
+            .iter()
+            .map(|b| b["batch"].as_u64().unwrap_or(0))
+            .collect(),
+    );
+    let mut answer = refusal(StatusCode::BAD_REQUEST, "empty");
+    for batch in batches {
+        answer = commit_batch(&fake, session, batch);
+        if !answer.status().is_success() {
+            break;
+        }
+    }
+    answer
+}
+
+fn commit_batch(fake: &Fake, session: usize, body: &Value) -> Response {
     let batch = body["batch"].as_u64().unwrap_or(0);
     let page_hide = body["page_hide"] == true;
     let mut state = fake.lock();
     let (status, response) = if let Some(forced) = state.commit_status {
         let status = StatusCode::from_u16(forced).expect("a valid status");
-        (status, refusal(status, "forced"))
+        (
+            status,
+            refusal(status, state.commit_code.unwrap_or("forced")),
+        )
     } else if session < state.sessions.len() {
         let status = StatusCode::CONFLICT;
         (status, refusal(status, "session_superseded"))
@@ -410,7 +440,7 @@ async fn commit(
                 if last_call { " final" } else { "" }
             ));
             state.stored.insert((session, batch), body.clone());
-            replay(&mut state, session, batch, &body);
+            replay(&mut state, session, batch, body);
             (
                 StatusCode::OK,
                 axum::Json(json!({"acked": batch})).into_response(),
@@ -897,6 +927,110 @@ async fn the_page_hide_beacon_carries_the_unsent_calls() {
                 .expect("the batch with the call");
             assert_eq!(carrier["page_hide"], true);
             assert!(fake.received_for(1).iter().any(|r| r.page_hide));
+            fake.assert_session_log_is_whole(1);
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_page_hide_beacon_carries_every_unacknowledged_batch_in_one_request() {
+    with_player(
+        Course::new(ScormVersion::Scorm2004Fourth),
+        async |client, fake, site| {
+            client
+                .goto(&site.url("/launch/launch-1"))
+                .await
+                .expect("the player loads");
+            wait_sco(client, TOP, "i1").await;
+            // Batch 1 fails and is kept; then the page leaves with more calls
+            // (and the SCO's unload Terminate) unsent.
+            fake.lock().commit_status = Some(503);
+            assert_eq!(
+                call(client, "SetValue", &["cmi.location", "kept"]).await,
+                outcome("true", "0")
+            );
+            assert_eq!(call(client, "Commit", &[""]).await, outcome("false", "391"));
+            fake.lock().commit_status = None;
+            let done = site.url("/done");
+            client
+                .execute(
+                    "const sco = document.getElementById('ac-frame').contentWindow.sco; \
+                     sco.api.SetValue('cmi.suspend_data', 'unsent'); \
+                     window.location.href = arguments[0]; return true;",
+                    vec![json!(done)],
+                )
+                .await
+                .expect("the script runs");
+            eventually("the final batch", 10 * SECOND, || {
+                fake.calls(1)
+                    .iter()
+                    .any(|c| c["fn"] == "Terminate")
+                    .then_some(())
+            })
+            .await;
+            // Every beacon named consecutive batches, from the oldest kept
+            // one; the one that came last had them all.
+            let beacons = fake.lock().beacons.clone();
+            assert!(!beacons.is_empty());
+            for numbers in &beacons {
+                let expected: Vec<u64> = (1..=numbers.len() as u64).collect();
+                assert_eq!(*numbers, expected, "{beacons:?}");
+            }
+            assert!(beacons.iter().any(|b| b.len() >= 2), "{beacons:?}");
+            assert!(
+                fake.received_for(1).iter().all(|r| r.status != 409),
+                "nothing came out of order: {:?}",
+                fake.received_for(1)
+            );
+            let calls = fake.calls(1);
+            for value in ["kept", "unsent"] {
+                assert_eq!(
+                    calls.iter().filter(|c| c["value"] == value).count(),
+                    1,
+                    "{calls:?}"
+                );
+            }
+            fake.assert_session_log_is_whole(1);
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_commit_that_lost_a_race_is_kept_and_sent_again() {
+    with_player(
+        Course::new(ScormVersion::Scorm2004Fourth),
+        async |client, fake, site| {
+            client
+                .goto(&site.url("/launch/launch-1"))
+                .await
+                .expect("the player loads");
+            wait_sco(client, TOP, "i1").await;
+            {
+                let mut state = fake.lock();
+                state.commit_status = Some(409);
+                state.commit_code = Some("concurrent_update");
+            }
+            assert_eq!(
+                call(client, "SetValue", &["cmi.location", "raced"]).await,
+                outcome("true", "0")
+            );
+            assert_eq!(call(client, "Commit", &[""]).await, outcome("false", "391"));
+            assert_eq!(
+                pending_keys(client).await,
+                vec!["allureconnect.pending.sess-1.1"]
+            );
+            assert_eq!(message(client).await, "", "not taken for a refusal");
+            fake.lock().commit_status = None;
+            assert_eq!(call(client, "Commit", &[""]).await, outcome("true", "0"));
+            assert_eq!(pending_keys(client).await, Vec::<String>::new());
+            let calls = fake.calls(1);
+            assert_eq!(
+                calls.iter().filter(|c| c["value"] == "raced").count(),
+                1,
+                "{calls:?}"
+            );
             fake.assert_session_log_is_whole(1);
         },
     )

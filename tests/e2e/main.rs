@@ -4,6 +4,7 @@
 mod api_keys;
 mod browser_cmi;
 mod browser_player;
+mod browser_server;
 mod browser_xapi;
 mod errors;
 mod events;

@@ -1052,6 +1052,145 @@ async fn a_preview_records_nothing_and_heartbeats_measure_time() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_hide_request_stores_its_batches_in_order() {
+    let app = TestApp::spawn().await;
+    let ws = app.create_workspace("Beacons").await;
+    let key = &ws.live_key;
+    course(&app, key, "c12", packages::scorm12()).await;
+    register(&app, key, "r1", "c12").await;
+    let url = launch_url(&app, key, "r1", json!({})).await;
+    let session = Session::start(&app, &url).await;
+    session.deliver("i1").await;
+    let batch = |number: u64, calls: Value| json!({"batch": number, "activity_id": "i1", "calls": calls, "page_hide": true});
+    let b1 = batch(
+        1,
+        json!([
+            call(0, "LMSInitialize", json!({"arg": ""}), "true", 0),
+            set(1, "cmi.core.lesson_location", "one"),
+        ]),
+    );
+    let b2 = batch(2, json!([set(2, "cmi.core.lesson_location", "two")]));
+    let b3 = batch(3, json!([set(3, "cmi.core.lesson_location", "three")]));
+    let answer = json(
+        session
+            .post("commit", json!({"batches": [b1.clone(), b2.clone()]}))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(answer["acked"], 2);
+    // Again with one more: the two it has are not stored twice.
+    let answer = json(
+        session
+            .post("commit", json!({"batches": [b1, b2, b3.clone()]}))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(answer["acked"], 3);
+    // A gap ends the request at the refused batch.
+    let b5 = batch(5, json!([set(5, "cmi.core.lesson_location", "five")]));
+    error(
+        session.post("commit", json!({"batches": [b3, b5]})).await,
+        409,
+        "batch_out_of_order",
+    )
+    .await;
+    error(
+        session.post("commit", json!({"batches": []})).await,
+        400,
+        "invalid_batch",
+    )
+    .await;
+    let log = app
+        .eventually(key, "/api/v1/registrations/r1/runtime-log", |l| {
+            l["calls"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c["value"] == "three"))
+        })
+        .await;
+    let values: Vec<&str> = log["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["value"].as_str())
+        .filter(|v| !v.is_empty())
+        .collect();
+    assert_eq!(values, vec!["one", "two", "three"]);
+    let events = app.all_events(key).await;
+    let committed: Vec<(i64, bool)> = events
+        .iter()
+        .filter(|e| e["type"] == "RuntimeBatchCommitted")
+        .map(|e| {
+            (
+                e["data"]["batch"].as_i64().unwrap(),
+                e["data"]["page_hide"] == true,
+            )
+        })
+        .collect();
+    assert_eq!(committed, vec![(1, true), (2, true), (3, true)]);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preview_navigates_from_the_activity_the_page_shows() {
+    let app = TestApp::spawn().await;
+    let ws = app.create_workspace("Preview navigation").await;
+    let key = &ws.live_key;
+    course(&app, key, "c3", packages::scorm12_multi(3)).await;
+    register(&app, key, "r1", "c3").await;
+    let before = app.all_events(key).await.len();
+    let preview = launch_url(&app, key, "r1", json!({"tracking": false})).await;
+    let session = Session::start(&app, &preview).await;
+    assert_eq!(session.start["navigation"]["deliver"], "i1");
+    session.deliver("i1").await;
+    // A preview records no delivery: the page says where it is.
+    let next = json(
+        session
+            .post("navigate", json!({"request": "continue", "current": "i2"}))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(next["deliver"], "i3", "{next}");
+    let back = json(
+        session
+            .post("navigate", json!({"request": "previous", "current": "i2"}))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(back["deliver"], "i1", "{back}");
+    // An activity the course does not have counts as none.
+    let unknown = json(
+        session
+            .post(
+                "navigate",
+                json!({"request": "continue", "current": "nope"}),
+            )
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(unknown["deliver"], "i1", "{unknown}");
+    assert_eq!(app.all_events(key).await.len(), before);
+
+    // A tracked session goes by what it delivered, whatever the page says.
+    let url = launch_url(&app, key, "r1", json!({})).await;
+    let tracked = Session::start(&app, &url).await;
+    tracked.deliver("i1").await;
+    let next = json(
+        tracked
+            .post("navigate", json!({"request": "continue", "current": "i2"}))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(next["deliver"], "i2", "{next}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registrations_never_cross_workspaces() {
     let app = TestApp::spawn().await;
     let a: TestWorkspace = app.create_workspace("A").await;
@@ -1100,5 +1239,111 @@ async fn registrations_never_cross_workspaces() {
             .status(),
         200
     );
+    app.stop().await;
+}
+
+/// The course's outcome reaches webhook receivers: each change of the
+/// rolled-up progress, and the moments it became completed, passed or
+/// failed, in log order per registration.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_changes_and_outcomes_reach_webhooks() {
+    use e2e::receiver::Receiver;
+    let app = TestApp::spawn_with(|s| s.webhooks.retry_scale = 0.0005).await;
+    let ws = app.create_workspace("Outcomes").await;
+    let key = &ws.live_key;
+    let receiver = Receiver::start().await;
+    let hook = json(
+        app.create_webhook(
+            key,
+            &json!({"url": receiver.url("/hook"), "event_types": [
+                "registration.progress_changed", "registration.completed",
+                "registration.passed", "registration.failed"]}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    receiver.set_secrets(&[hook["secret"].as_str().unwrap()]);
+    course(&app, key, "c12", packages::scorm12()).await;
+    for (registration, status) in [("r-pass", "passed"), ("r-fail", "failed")] {
+        register(&app, key, registration, "c12").await;
+        let url = launch_url(&app, key, registration, json!({"expiry_seconds": 600})).await;
+        let session = Session::start(&app, &url).await;
+        session.deliver("i1").await;
+        let begin = json!([
+            call(0, "LMSInitialize", json!({"arg": ""}), "true", 0),
+            set(1, "cmi.core.lesson_status", "incomplete"),
+        ]);
+        json(session.commit(1, "i1", begin, false).await, 200).await;
+        let end = json!([
+            set(
+                2,
+                "cmi.core.score.raw",
+                if status == "passed" { "91" } else { "12" }
+            ),
+            set(3, "cmi.core.lesson_status", status),
+            call(4, "LMSFinish", json!({"arg": ""}), "true", 0),
+        ]);
+        json(session.commit(2, "i1", end, true).await, 200).await;
+    }
+    let requests = receiver
+        .wait_until("both outcomes arrive", Duration::from_secs(60), |r| {
+            let types: Vec<String> = r.iter().map(|r| r.event_type()).collect();
+            types.iter().any(|t| t == "registration.passed")
+                && types.iter().any(|t| t == "registration.failed")
+        })
+        .await;
+    assert!(requests.iter().all(|r| r.verified == Some(true)));
+    let of = |registration: &str| -> Vec<Value> {
+        requests
+            .iter()
+            .map(|r| r.json())
+            .filter(|b| b["data"]["registration_id"] == registration)
+            .collect()
+    };
+    let types = |bodies: &[Value]| -> Vec<String> {
+        bodies
+            .iter()
+            .map(|b| b["type"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let passed = of("r-pass");
+    assert_eq!(
+        types(&passed),
+        [
+            "registration.progress_changed",
+            "registration.progress_changed",
+            "registration.completed",
+            "registration.passed"
+        ],
+        "{passed:#?}"
+    );
+    assert_eq!(passed[0]["data"]["progress"]["completion"], "incomplete");
+    assert_eq!(passed[0]["data"]["previous"]["completion"], "not_attempted");
+    assert_eq!(passed[1]["data"]["previous"]["completion"], "incomplete");
+    let outcome = &passed[3]["data"];
+    assert_eq!(outcome["attempt"], 1);
+    assert_eq!(outcome["progress"]["success"], "passed");
+    assert_eq!(outcome["progress"]["score_raw"], 91.0);
+    assert_eq!(outcome["progress"]["score_scaled"], 0.91);
+    let failed = of("r-fail");
+    assert_eq!(
+        types(&failed),
+        [
+            "registration.progress_changed",
+            "registration.progress_changed",
+            "registration.completed",
+            "registration.failed"
+        ],
+        "{failed:#?}"
+    );
+    // The progress view says what the receivers heard.
+    let progress = app
+        .eventually(key, "/api/v1/registrations/r-fail/progress", |p| {
+            p["success"] == "failed"
+        })
+        .await;
+    assert_eq!(progress["completion"], "completed");
+    assert_eq!(progress["score"]["raw"], 12.0);
     app.stop().await;
 }

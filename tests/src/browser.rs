@@ -104,27 +104,49 @@ impl Browser {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let user_data = browser.profile.path().join("profile");
-        let capabilities = json!({
-            "goog:chromeOptions": {
-                "binary": chromium,
-                "args": [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                    "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync",
-                    "--disable-dev-shm-usage", "--window-size=1280,900",
-                    format!("--user-data-dir={}", user_data.display()),
-                ],
-            },
-        });
-        let Value::Object(capabilities) = capabilities else {
-            unreachable!("capabilities are an object")
+        // Chromium now and then exits while it starts on a loaded machine
+        // ("Chrome instance exited"): one more try, on a fresh profile.
+        let mut tries = 0;
+        let client = loop {
+            tries += 1;
+            let user_data = browser.profile.path().join(format!("profile-{tries}"));
+            let capabilities = json!({
+                "goog:chromeOptions": {
+                    "binary": chromium,
+                    "args": [
+                        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                        "--no-first-run", "--disable-background-networking",
+                        "--disable-component-update", "--disable-sync",
+                        "--disable-dev-shm-usage", "--window-size=1280,900",
+                        format!("--user-data-dir={}", user_data.display()),
+                    ],
+                },
+            });
+            let Value::Object(capabilities) = capabilities else {
+                unreachable!("capabilities are an object")
+            };
+            let connected =
+                ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+                    .capabilities(capabilities)
+                    .connect(&format!("http://127.0.0.1:{port}"))
+                    .await;
+            match connected {
+                Ok(client) => break client,
+                Err(e) if tries < 2 => {
+                    eprintln!("chromium did not start ({e}); trying again");
+                }
+                Err(e) => {
+                    let log =
+                        std::fs::read_to_string(browser.profile.path().join("chromedriver.log"))
+                            .unwrap_or_default();
+                    let tail: Vec<&str> = log.lines().rev().take(20).collect();
+                    panic!(
+                        "failed to start a chromium session: {e}\nchromedriver log, last lines:\n{}",
+                        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                    );
+                }
+            }
         };
-        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(capabilities)
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-            .unwrap_or_else(|e| panic!("failed to start a chromium session: {e}"));
         browser.client = Some(client);
         Some(browser)
     }

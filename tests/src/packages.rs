@@ -376,3 +376,168 @@ pub fn bomb(size: usize) -> Vec<u8> {
     }
     buffer.into_inner()
 }
+
+/// A SCO for the browser tests, for SCORM 1.2 and 2004 alike: it finds
+/// the API as content does (`window.parent` chain, then `window.opener`),
+/// calls `Initialize` when it loads and `Terminate` when it is unloaded
+/// (unless `sco.finishOnUnload` is false), and offers `window.sco` to the
+/// test: `sco.call(fn, ...args)` makes one call by its SCORM 2004 name
+/// (the `LMS…` name in 1.2) and returns `[result, GetLastError()]`;
+/// `sco.run([[fn, ...args], …])` makes several.
+pub const BROWSER_SCO: &str = r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>SCO</title></head>
+<body><h1 id="sco-name">SCO</h1><p id="sco-state">loading</p>
+<script>
+(function () {
+  "use strict";
+  var NAMES_12 = {
+    Initialize: "LMSInitialize", Terminate: "LMSFinish", GetValue: "LMSGetValue",
+    SetValue: "LMSSetValue", Commit: "LMSCommit", GetLastError: "LMSGetLastError",
+    GetErrorString: "LMSGetErrorString", GetDiagnostic: "LMSGetDiagnostic"
+  };
+  function scan(win, name) {
+    for (var hops = 0; win && hops < 500; hops++) {
+      try {
+        if (win[name]) return win[name];
+      } catch (e) {
+        return null;
+      }
+      if (win.parent === win) break;
+      win = win.parent;
+    }
+    return null;
+  }
+  function find(name) {
+    return scan(window, name) || (window.opener ? scan(window.opener, name) : null);
+  }
+  var api2004 = find("API_1484_11");
+  var api12 = api2004 ? null : find("API");
+  var sco = {
+    name: location.pathname.split("/").pop().replace(/\.html$/, ""),
+    version: api2004 ? "2004" : api12 ? "1.2" : null,
+    api: api2004 || api12,
+    started: false,
+    terminated: false,
+    finishOnUnload: true
+  };
+  sco.fn = function (f) {
+    return sco.version === "1.2" ? NAMES_12[f] : f;
+  };
+  sco.call = function (f) {
+    var args = Array.prototype.slice.call(arguments, 1);
+    var result = sco.api[sco.fn(f)].apply(sco.api, args);
+    if (f === "Terminate" && result === "true") sco.terminated = true;
+    return [result, sco.api[sco.fn("GetLastError")]()];
+  };
+  sco.run = function (steps) {
+    return steps.map(function (step) {
+      return sco.call.apply(null, step);
+    });
+  };
+  function finish() {
+    if (sco.started && !sco.terminated && sco.finishOnUnload) {
+      sco.terminated = true;
+      sco.api[sco.fn("Terminate")]("");
+    }
+  }
+  window.addEventListener("pagehide", finish);
+  window.addEventListener("unload", finish);
+  window.sco = sco;
+  document.getElementById("sco-name").textContent = sco.name;
+  if (sco.api) sco.started = sco.call("Initialize", "")[0] === "true";
+  document.getElementById("sco-state").textContent = sco.started ? "running" : "no API";
+})();
+</script></body></html>"#;
+
+/// A SCORM 1.2 course of `lessons` (`(id, title)`), each a [`BROWSER_SCO`]
+/// at `<id>.html`, with a mastery score of 80 on every lesson.
+pub fn scorm12_browser(title: &str, lessons: &[(&str, &str)]) -> Vec<u8> {
+    let items: String = lessons
+        .iter()
+        .map(|(id, title)| {
+            format!(
+                r#"<item identifier="{id}" identifierref="r-{id}"><title>{title}</title><adlcp:masteryscore>80</adlcp:masteryscore></item>"#
+            )
+        })
+        .collect();
+    let resources: String = lessons
+        .iter()
+        .map(|(id, _)| {
+            format!(
+                r#"<resource identifier="r-{id}" type="webcontent" adlcp:scormtype="sco" href="{id}.html"><file href="{id}.html"/></resource>"#
+            )
+        })
+        .collect();
+    let manifest = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<manifest identifier="browser12" version="1"
+ xmlns="http://www.imsproject.org/xsd/imscp_rootv1p1p2"
+ xmlns:adlcp="http://www.adlnet.org/xsd/adlcp_rootv1p2">
+ <metadata><schema>ADL SCORM</schema><schemaversion>1.2</schemaversion></metadata>
+ <organizations default="org"><organization identifier="org"><title>{title}</title>{items}</organization></organizations>
+ <resources>{resources}</resources>
+</manifest>"#
+    );
+    browser_package(&manifest, lessons.iter().map(|(id, _)| *id))
+}
+
+/// A SCORM 2004 4th edition item for [`manifest_2004_browser`]: its id,
+/// title and the `<imsss:sequencing>` element inside it (or nothing).
+pub struct Item2004<'a> {
+    pub id: &'a str,
+    pub title: &'a str,
+    pub sequencing: &'a str,
+}
+
+/// A SCORM 2004 4th edition manifest whose organization holds `items`
+/// (each launching `<id>.html`) and the organization's own sequencing.
+pub fn manifest_2004_browser(title: &str, items: &[Item2004<'_>], sequencing: &str) -> String {
+    let body: String = items
+        .iter()
+        .map(|item| {
+            format!(
+                r#"<item identifier="{id}" identifierref="r-{id}"><title>{title}</title>{sequencing}</item>"#,
+                id = item.id,
+                title = item.title,
+                sequencing = item.sequencing
+            )
+        })
+        .collect();
+    let resources: String = items
+        .iter()
+        .map(|item| {
+            format!(
+                r#"<resource identifier="r-{id}" type="webcontent" adlcp:scormType="sco" href="{id}.html"><file href="{id}.html"/></resource>"#,
+                id = item.id
+            )
+        })
+        .collect();
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<manifest identifier="browser2004" version="1"
+ xmlns="http://www.imsglobal.org/xsd/imscp_v1p1"
+ xmlns:adlcp="http://www.adlnet.org/xsd/adlcp_v1p3"
+ xmlns:adlseq="http://www.adlnet.org/xsd/adlseq_v1p3"
+ xmlns:adlnav="http://www.adlnet.org/xsd/adlnav_v1p3"
+ xmlns:imsss="http://www.imsglobal.org/xsd/imsss">
+ <metadata><schema>ADL SCORM</schema><schemaversion>2004 4th Edition</schemaversion></metadata>
+ <organizations default="org"><organization identifier="org"><title>{title}</title>{body}{sequencing}</organization></organizations>
+ <resources>{resources}</resources>
+</manifest>"#
+    )
+}
+
+/// A SCORM 2004 package of `manifest` (from [`manifest_2004_browser`]),
+/// with a [`BROWSER_SCO`] at `<id>.html` for each of `ids`.
+pub fn scorm2004_browser<'a>(manifest: &str, ids: impl IntoIterator<Item = &'a str>) -> Vec<u8> {
+    browser_package(manifest, ids)
+}
+
+fn browser_package<'a>(manifest: &str, ids: impl IntoIterator<Item = &'a str>) -> Vec<u8> {
+    let pages: Vec<String> = ids.into_iter().map(|id| format!("{id}.html")).collect();
+    let mut entries: Vec<(&str, &[u8])> = vec![("imsmanifest.xml", manifest.as_bytes())];
+    for page in &pages {
+        entries.push((page, BROWSER_SCO.as_bytes()));
+    }
+    zip(&entries)
+}

@@ -1683,19 +1683,19 @@ impl Checker {
         }
     }
 
+    /// A launch value for an element this version lacks (an objective
+    /// seed's `success_status` in SCORM 1.2) is invalid like a mistyped one.
     fn check(&self, path: &str, value: &str) -> Result<(), LaunchError> {
-        let element = self
-            .model
-            .element(path, self.version)
-            .expect("launch values feed elements of the model");
+        let invalid = || LaunchError::InvalidValue {
+            element: path.to_owned(),
+            value: value.to_owned(),
+        };
+        let element = self.model.element(path, self.version).ok_or_else(invalid)?;
         element
             .ty
             .validate(value, self.validation())
             .map(|_| ())
-            .map_err(|_| LaunchError::InvalidValue {
-                element: path.to_owned(),
-                value: value.to_owned(),
-            })
+            .map_err(|_| invalid())
     }
 }
 
@@ -2052,6 +2052,34 @@ mod tests {
         assert_eq!(
             third.get_value("cmi.interactions._count"),
             Ok("0".to_owned())
+        );
+    }
+
+    #[test]
+    fn an_objective_seed_for_an_element_the_version_lacks_is_refused() {
+        let mut context = LaunchContext::new(ScormVersion::Scorm12, "learner-1", "Doe, Jane");
+        context.objective_ids = vec!["m1".to_owned()];
+        context.objective_status = vec![ObjectiveSeed {
+            id: "m1".to_owned(),
+            success_status: Some("passed".to_owned()),
+            ..ObjectiveSeed::default()
+        }];
+        let refused = RuntimeSession::new(context.clone()).map(|_| ());
+        assert_eq!(
+            refused,
+            Err(LaunchError::InvalidValue {
+                element: "cmi.objectives.n.success_status".to_owned(),
+                value: "passed".to_owned(),
+            })
+        );
+        // A score seed is a SCORM 1.2 element too.
+        context.objective_status[0].success_status = None;
+        context.objective_status[0].score_raw = Some("80".to_owned());
+        let mut session = RuntimeSession::new(context).unwrap();
+        session.initialize("").unwrap();
+        assert_eq!(
+            session.get_value("cmi.objectives.0.score.raw"),
+            Ok("80".to_owned())
         );
     }
 

@@ -61,6 +61,12 @@ pub(super) struct SeqState {
 }
 
 impl SeqState {
+    /// The root activity's status among `statuses`, if it is there.
+    pub fn root_status<'a>(&self, statuses: &'a [ActivityStatus]) -> Option<&'a ActivityStatus> {
+        let root = &self.tracking.activities.first()?.id;
+        statuses.iter().find(|status| status.id == *root)
+    }
+
     pub fn new(options: EngineOptions, tracking: TrackingState) -> SeqState {
         SeqState {
             options,
@@ -299,6 +305,10 @@ mod tests {
     }
 
     fn created() -> Registration {
+        created_with(&["i1", "i2"])
+    }
+
+    fn created_with(activities: &[&str]) -> Registration {
         let mut registration = Registration::default();
         run(
             &mut registration,
@@ -306,7 +316,7 @@ mod tests {
                 registration_id: "r1".into(),
                 course_id: CourseId::parse("c1").unwrap(),
                 course_version: 1,
-                activities: vec!["i1".into(), "i2".into()],
+                activities: activities.iter().map(|a| (*a).to_owned()).collect(),
                 learner: Learner {
                     id: "l1".into(),
                     first_name: None,
@@ -546,6 +556,164 @@ mod tests {
         // Forward only: previous was never possible.
         let engine = registration.engine(&course).unwrap().unwrap();
         assert!(!engine.request_valid(&NavigationRequest::Previous));
+    }
+
+    /// One SCO: its own Terminate ends (or suspends) the course, so the
+    /// course's status rolls up without the learner asking.
+    fn single_sco() -> Arc<Course> {
+        let manifest = r#"<manifest identifier="M" xmlns="http://www.imsglobal.org/xsd/imscp_v1p1"
+    xmlns:adlcp="http://www.adlnet.org/xsd/adlcp_v1p3">
+  <metadata><schema>ADL SCORM</schema><schemaversion>2004 4th Edition</schemaversion></metadata>
+  <organizations default="O"><organization identifier="O"><title>Course</title>
+    <item identifier="i1" identifierref="R1"><title>One</title></item>
+  </organization></organizations>
+  <resources><resource identifier="R1" type="webcontent" adlcp:scormType="sco" href="one.html"/></resources>
+</manifest>"#;
+        let package = MemoryPackage::new()
+            .with("imsmanifest.xml", manifest)
+            .with("one.html", "");
+        Arc::new(
+            import_package(&package, &ImportOptions::default())
+                .unwrap()
+                .course,
+        )
+    }
+
+    #[test]
+    fn a_single_sco_that_terminates_ends_or_suspends_the_course() {
+        for (exit, completion) in [("normal", "completed"), ("suspend", "incomplete")] {
+            let course = single_sco();
+            let mut registration = created_with(&["i1"]);
+            start(&mut registration, "s1", sequencing(&course));
+            deliver(&mut registration, "s1", "i1");
+            let status = if exit == "normal" {
+                "completed"
+            } else {
+                "incomplete"
+            };
+            commit(
+                &mut registration,
+                &course,
+                "s1",
+                1,
+                "i1",
+                vec![
+                    call(1, ApiCall::Initialize { arg: String::new() }),
+                    set(2, "cmi.completion_status", status),
+                    set(3, "cmi.exit", exit),
+                    call(4, ApiCall::Terminate { arg: String::new() }),
+                ],
+            );
+            let events = sequence(&mut registration, &course, "s1", None);
+            let E::SequencingDecided {
+                input, decision, ..
+            } = &events[0]
+            else {
+                panic!("{events:?}")
+            };
+            let SequencingInput::Terminate { request, .. } = &**input else {
+                panic!("{input:?}")
+            };
+            let expected = if exit == "normal" {
+                NavigationRequest::ExitAll
+            } else {
+                NavigationRequest::SuspendAll
+            };
+            assert_eq!(request.as_ref(), Some(&expected), "{exit}");
+            assert_eq!(decision.outcome, Outcome::SessionEnded, "{exit}");
+            assert_eq!(registration.progress().completion, completion, "{exit}");
+        }
+    }
+
+    /// A 4th edition course that sequences off completion through global
+    /// objectives (adlseq completion maps, rules on a referenced objective's
+    /// completion), its SCOs weighted for progress, as the public "post-test
+    /// rollup, 4th edition" sample does. `progressWeight` alone still makes
+    /// cmi.completion_threshold the default 1.0 (RTE 4.2.4): the SCO reports
+    /// its progress measure, and completion follows it.
+    #[test]
+    fn completion_written_to_a_global_objective_unlocks_the_next_sco() {
+        let manifest = r#"<manifest identifier="M" xmlns="http://www.imsglobal.org/xsd/imscp_v1p1"
+    xmlns:adlcp="http://www.adlnet.org/xsd/adlcp_v1p3" xmlns:imsss="http://www.imsglobal.org/xsd/imsss"
+    xmlns:adlseq="http://www.adlnet.org/xsd/adlseq_v1p3">
+  <metadata><schema>ADL SCORM</schema><schemaversion>2004 4th Edition</schemaversion></metadata>
+  <organizations default="O"><organization identifier="O"><title>Course</title>
+    <item identifier="i1" identifierref="R1"><title>One</title>
+      <adlcp:completionThreshold progressWeight="0.5"/>
+      <imsss:sequencing>
+        <imsss:objectives><imsss:primaryObjective objectiveID="one_done"/></imsss:objectives>
+        <imsss:deliveryControls completionSetByContent="true" objectiveSetByContent="true"/>
+        <adlseq:objectives><adlseq:objective objectiveID="one_done">
+          <adlseq:mapInfo targetObjectiveID="g.one_done" readCompletionStatus="true" writeCompletionStatus="true"/>
+        </adlseq:objective></adlseq:objectives>
+      </imsss:sequencing>
+    </item>
+    <item identifier="i2" identifierref="R2"><title>Two</title>
+      <adlcp:completionThreshold progressWeight="0.5"/>
+      <imsss:sequencing>
+        <imsss:sequencingRules><imsss:preConditionRule>
+          <imsss:ruleConditions conditionCombination="any">
+            <imsss:ruleCondition referencedObjective="previous" operator="not" condition="completed"/>
+            <imsss:ruleCondition referencedObjective="previous" operator="not" condition="activityProgressKnown"/>
+          </imsss:ruleConditions>
+          <imsss:ruleAction action="disabled"/>
+        </imsss:preConditionRule></imsss:sequencingRules>
+        <imsss:objectives><imsss:primaryObjective objectiveID="two_done"/><imsss:objective objectiveID="previous"/></imsss:objectives>
+        <adlseq:objectives><adlseq:objective objectiveID="previous">
+          <adlseq:mapInfo targetObjectiveID="g.one_done" readCompletionStatus="true" writeCompletionStatus="false"/>
+        </adlseq:objective></adlseq:objectives>
+      </imsss:sequencing>
+    </item>
+    <imsss:sequencing><imsss:controlMode choice="true" flow="true"/></imsss:sequencing>
+  </organization></organizations>
+  <resources>
+    <resource identifier="R1" type="webcontent" adlcp:scormType="sco" href="one.html"/>
+    <resource identifier="R2" type="webcontent" adlcp:scormType="sco" href="two.html"/>
+  </resources>
+</manifest>"#;
+        let package = MemoryPackage::new()
+            .with("imsmanifest.xml", manifest)
+            .with("one.html", "")
+            .with("two.html", "");
+        let course = Arc::new(
+            import_package(&package, &ImportOptions::default())
+                .unwrap()
+                .course,
+        );
+        let one = course
+            .activities()
+            .into_iter()
+            .find(|a| a.id == "i1")
+            .unwrap();
+        assert_eq!(
+            one.launch
+                .as_ref()
+                .and_then(|l| l.runtime.completion_threshold),
+            Some(1.0)
+        );
+        let mut registration = created();
+        start(&mut registration, "s1", sequencing(&course));
+        deliver(&mut registration, "s1", "i1");
+        commit(
+            &mut registration,
+            &course,
+            "s1",
+            1,
+            "i1",
+            vec![
+                call(1, ApiCall::Initialize { arg: String::new() }),
+                set(2, "cmi.completion_status", "completed"),
+                set(3, "cmi.progress_measure", "1"),
+                call(4, ApiCall::Terminate { arg: String::new() }),
+            ],
+        );
+        let events = sequence(
+            &mut registration,
+            &course,
+            "s1",
+            Some(NavigationRequest::Continue),
+        );
+        assert_eq!(decisions(&events)[0].delivered(), Some("i2"), "{events:?}");
     }
 
     #[test]

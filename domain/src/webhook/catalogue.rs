@@ -90,6 +90,22 @@ pub const WEBHOOK_TYPES: &[WebhookType] = &[
         "A registration was deleted. data: registration_id.",
     ),
     subscribable(
+        "registration.progress_changed",
+        "A registration's course status changed (completion, success or score). data: registration_id, attempt, progress, previous; progress and previous are {completion, success, score_scaled?, score_raw?, score_min?, score_max?}.",
+    ),
+    subscribable(
+        "registration.completed",
+        "A registration's course became completed in this attempt. data: registration_id, attempt, progress.",
+    ),
+    subscribable(
+        "registration.passed",
+        "A registration's course became passed in this attempt. data: registration_id, attempt, progress.",
+    ),
+    subscribable(
+        "registration.failed",
+        "A registration's course became failed in this attempt. data: registration_id, attempt, progress.",
+    ),
+    subscribable(
         "api_key.created",
         "An API key was created in this environment. data: key_id, label, hint, environment.",
     ),
@@ -339,9 +355,40 @@ pub fn public_event(event: &Event, stream_id: &str) -> Option<PublicEvent> {
                 "registration.deleted",
                 json!({"registration_id": registration_id}),
             ),
-            // The runtime's own traffic. registration.completed, .passed,
-            // .failed and .progress_changed will come from the progress the
-            // registrations view derives (not yet an event of its own).
+            RegistrationEvent::RegistrationProgressChanged {
+                attempt,
+                progress,
+                previous,
+                ..
+            } => to_subscribers(
+                "registration.progress_changed",
+                json!({
+                    "registration_id": local_id(stream_id),
+                    "attempt": attempt,
+                    "progress": progress,
+                    "previous": previous,
+                }),
+            ),
+            RegistrationEvent::RegistrationCompleted {
+                attempt, progress, ..
+            } => to_subscribers(
+                "registration.completed",
+                json!({"registration_id": local_id(stream_id), "attempt": attempt, "progress": progress}),
+            ),
+            RegistrationEvent::RegistrationPassed {
+                attempt, progress, ..
+            } => to_subscribers(
+                "registration.passed",
+                json!({"registration_id": local_id(stream_id), "attempt": attempt, "progress": progress}),
+            ),
+            RegistrationEvent::RegistrationFailed {
+                attempt, progress, ..
+            } => to_subscribers(
+                "registration.failed",
+                json!({"registration_id": local_id(stream_id), "attempt": attempt, "progress": progress}),
+            ),
+            // The runtime's own traffic: receivers hear of its effect on
+            // the course's progress, above.
             RegistrationEvent::ActivityDelivered { .. }
             | RegistrationEvent::RuntimeValueSet { .. }
             | RegistrationEvent::RuntimeBatchCommitted { .. }
@@ -684,6 +731,14 @@ mod tests {
             ),
         ];
         let course = || crate::course::CourseId::parse("c1").unwrap();
+        let passed = || crate::registration::Progress {
+            completion: "completed".into(),
+            success: "passed".into(),
+            score_scaled: Some(0.87),
+            score_raw: Some(87.0),
+            score_min: None,
+            score_max: None,
+        };
         let more: Vec<(Event, Option<&str>)> = vec![
             (
                 Event::Import(ImportEvent::CourseImportStarted {
@@ -817,6 +872,39 @@ mod tests {
                 None,
             ),
             (
+                Event::Registration(Box::new(RegistrationEvent::RegistrationProgressChanged {
+                    attempt: 1,
+                    progress: passed(),
+                    previous: Default::default(),
+                    at: at(),
+                })),
+                Some("registration.progress_changed"),
+            ),
+            (
+                Event::Registration(Box::new(RegistrationEvent::RegistrationCompleted {
+                    attempt: 1,
+                    progress: passed(),
+                    at: at(),
+                })),
+                Some("registration.completed"),
+            ),
+            (
+                Event::Registration(Box::new(RegistrationEvent::RegistrationPassed {
+                    attempt: 1,
+                    progress: passed(),
+                    at: at(),
+                })),
+                Some("registration.passed"),
+            ),
+            (
+                Event::Registration(Box::new(RegistrationEvent::RegistrationFailed {
+                    attempt: 1,
+                    progress: passed(),
+                    at: at(),
+                })),
+                Some("registration.failed"),
+            ),
+            (
                 Event::Registration(Box::new(RegistrationEvent::LearnerGlobalsWritten {
                     learner_id: "l".into(),
                     globals: Default::default(),
@@ -932,7 +1020,7 @@ mod tests {
             assert_eq!(public.as_ref().map(|p| p.event_type), expected, "{event:?}");
             if let Some(public) = public {
                 assert!(webhook_type(public.event_type).is_some());
-                if public.event_type == "registration.launched" {
+                if public.event_type.starts_with("registration.") {
                     assert_eq!(public.data["registration_id"], "r:1", "ids may hold colons");
                 }
                 if public.event_type == "statement.stored" {

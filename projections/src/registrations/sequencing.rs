@@ -2,10 +2,9 @@
 //! activity's effective status, the decision log, and what learners share
 //! across registrations.
 
-use domain::registration::LearnerGlobals;
+use domain::registration::{LearnerGlobals, completion_of, success_of};
 use domain::sequencing::engine::{
-    ActivityStatus, CompletionStatus, Decision, EngineOptions, Outcome, SequencingInput,
-    SuccessStatus, TrackingState,
+    ActivityStatus, Decision, EngineOptions, Outcome, SequencingInput, TrackingState,
 };
 use domain::tenancy::Scope;
 use store::StoreError;
@@ -142,23 +141,6 @@ pub(super) async fn decided(
 
 /// The view's spelling of an activity's completion: `unknown` once
 /// attempted reads as `incomplete`, as for SCORM 1.2 courses.
-pub(super) fn completion(status: &ActivityStatus) -> &'static str {
-    match (status.completion_status, status.attempt_count) {
-        (CompletionStatus::Completed, _) => "completed",
-        (CompletionStatus::Incomplete | CompletionStatus::NotAttempted, _) => "incomplete",
-        (CompletionStatus::Unknown, 0) => "not_attempted",
-        (CompletionStatus::Unknown, _) => "incomplete",
-    }
-}
-
-pub(super) fn success(status: &ActivityStatus) -> &'static str {
-    match status.success_status {
-        SuccessStatus::Passed => "passed",
-        SuccessStatus::Failed => "failed",
-        SuccessStatus::Unknown => "unknown",
-    }
-}
-
 pub(super) async fn statuses(
     tx: &mut Tx,
     k: &Key,
@@ -176,8 +158,8 @@ pub(super) async fn statuses(
             .bind(i64::from(status.attempt_count))
             .bind(status.active)
             .bind(status.suspended)
-            .bind(completion(status))
-            .bind(success(status))
+            .bind(completion_of(status))
+            .bind(success_of(status))
             .bind(status.measure)
             .bind(status.progress_measure)
             .bind(json(&status.objectives)),
@@ -185,25 +167,6 @@ pub(super) async fn statuses(
         .await?;
     }
     Ok(())
-}
-
-/// The course's status from the sequencer (its root activity), for a
-/// sequenced registration: completion, success, scaled score.
-pub(super) async fn course_status(
-    tx: &mut Tx,
-    k: &Key,
-) -> Result<Option<(String, String, Option<f64>)>, StoreError> {
-    let row = tx
-        .fetch_optional(
-            sql("SELECT completion, success, measure FROM sequencing_activities WHERE workspace_id = $1 \
-                 AND environment = $2 AND registration_id = $3 AND ordinal = 0")
-            .bind(&k.workspace)
-            .bind(&k.environment)
-            .bind(&k.registration),
-        )
-        .await?;
-    row.map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .transpose()
 }
 
 pub(super) async fn learner_globals(

@@ -2,7 +2,7 @@
 //! is a registration's xAPI UUID ([`domain::lrs::launch::registration_uuid`])
 //! and whose object is one of its launchable activities (the Tin Can course
 //! activity) are that activity's results, as a SCORM runtime batch's summary
-//! is, and roll up the same way ([`super::roll_up`]).
+//! is, and roll up by the same rule ([`domain::registration::roll_up`]).
 //!
 //! What a statement says is [`domain::lrs::progress`]'s rule: any statement
 //! about the activity is an attempt (`incomplete`), `completed`/`passed`/
@@ -22,7 +22,7 @@ use serde_json::Value;
 use store::StoreError;
 use store::db::{Tx, sql};
 
-use super::{Key, json, roll_up, touch};
+use super::{Key, json, progress_from_results, roll_up, touch};
 use crate::runtime::{Envelope, ProjectionError};
 
 /// Remembers the xAPI UUID of a new registration.
@@ -181,6 +181,7 @@ pub(super) async fn statement(
     .await?;
     touch(tx, &k, &at).await?;
     roll_up(tx, &k, &at).await?;
+    progress_from_results(tx, &k, &at).await?;
     Ok(())
 }
 

@@ -770,6 +770,32 @@ def scorm2004_elements():
     ok_set(v, f"{ob}.0.success_status", "passed", launch=manifest, label="manifest objective is writable")
     bad_set(v, f"{ob}.2.id", "primary", "351", launch=manifest, label="manifest objective id is unique")
     ok_set(v, f"{ob}.2.id", "third", launch=manifest, label="append after manifest objectives")
+    # The sequencer's starting values for manifest objectives (objective_status):
+    # applied to a record when the launch creates it, never over stored data.
+    seeded = {"objective_ids": ["primary", "secondary"],
+              "objective_status": [
+                  {"id": "primary", "success_status": "passed", "completion_status": "completed",
+                   "score_scaled": "0.8", "score_raw": "8", "score_min": "0", "score_max": "10",
+                   "progress_measure": "1"},
+                  {"id": "elsewhere", "success_status": "failed"}]}
+    for field, value in [("success_status", "passed"), ("completion_status", "completed"),
+                         ("score.scaled", "0.8"), ("score.raw", "8"), ("score.min", "0"),
+                         ("score.max", "10"), ("progress_measure", "1")]:
+        case(v, f"seeded manifest objective {field}", get(f"{ob}.0.{field}"), "0", value, launch=seeded)
+    case(v, "unseeded manifest objective starts unknown", get(f"{ob}.1.success_status"), "0", "unknown",
+         launch=seeded)
+    case(v, "unseeded manifest objective has no score", get(f"{ob}.1.score.scaled"), "403", "", launch=seeded)
+    case(v, "a seed without a manifest objective adds no record", get(f"{ob}._count"), "0", "2",
+         launch=seeded)
+    ok_set(v, f"{ob}.0.success_status", "failed", launch=seeded, label="seeded objective is writable")
+    case(v, "a seed never overwrites a resumed objective", get(f"{ob}.0.success_status"), "0", "failed",
+         launch=seeded, setup=[init(), put(f"{ob}.0.success_status", "failed"), put("cmi.exit", "suspend"),
+                               term(), relaunch(), init()])
+    case(v, "a seed applies to a manifest objective added on resume", get(f"{ob}.1.success_status"), "0",
+         "passed", launch={"objective_ids": ["other"]},
+         setup=[init(), put("cmi.exit", "suspend"), term(),
+                relaunch(objective_ids=["other", "primary"], objective_status=seeded["objective_status"]),
+                init()])
 
     # interactions
     it = "cmi.interactions.0"
