@@ -137,17 +137,12 @@ impl Commands {
     pub async fn peek_registration<R>(
         &self,
         id: &str,
-        read: impl FnOnce(&Registration) -> R,
+        read: impl Fn(&Registration) -> R,
     ) -> Result<R, CommandError<RegistrationError>> {
-        let mut read = Some(read);
-        if let Some(answer) = self
-            .registration_store
-            .peek(id, |cached| (read.take().expect("called once"))(cached))
-        {
+        if let Some(answer) = self.registration_store.peek(id, &read) {
             return Ok(answer);
         }
-        let registration = self.load_registration(id).await?;
-        Ok((read.take().expect("not called yet"))(&registration))
+        Ok(read(&self.load_registration(id).await?))
     }
 
     /// Runs a command on webhook `id` (`Scope::aggregate_id(webhook_id)`).

@@ -505,13 +505,7 @@ pub async fn list_courses(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<CoursePage>, ApiError> {
-    let limit = query.limit.unwrap_or(50);
-    if limit == 0 || limit > 500 {
-        return Err(ApiError::bad_request(
-            "invalid_limit",
-            "limit must be between 1 and 500",
-        ));
-    }
+    let limit = super::page_limit(query.limit, 50, 500)?;
     if let Some(standard) = &query.standard
         && !["scorm12", "scorm2004", "aicc", "xapi", "cmi5"].contains(&standard.as_str())
     {
@@ -696,13 +690,7 @@ pub async fn list_files(
     ApiQuery(query): ApiQuery<FilesQuery>,
 ) -> Result<Json<FilePage>, ApiError> {
     live_version(&state, &caller, &id, version).await?;
-    let limit = query.limit.unwrap_or(1000);
-    if limit == 0 || limit > 10_000 {
-        return Err(ApiError::bad_request(
-            "invalid_limit",
-            "limit must be between 1 and 10000",
-        ));
-    }
+    let limit = super::page_limit(query.limit, 1000, 10_000)?;
     let rows = projections::courses::files(
         &state.platform.db,
         &caller.scope,

@@ -108,13 +108,7 @@ pub async fn list_events(
             "after must not be negative",
         ));
     }
-    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    if limit == 0 || limit > MAX_LIMIT {
-        return Err(ApiError::bad_request(
-            "invalid_limit",
-            format!("limit must be between 1 and {MAX_LIMIT}"),
-        ));
-    }
+    let limit = super::page_limit(query.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
     let log = &state.platform.log;
     let checkpoint = if after == 0 {
         Checkpoint::START

@@ -76,6 +76,19 @@ pub struct Written<T> {
 }
 
 /// The `/api/v1` routes with their OpenAPI description.
+/// A page size from a query: `default` when absent, refused with
+/// `invalid_limit` outside 1..=`max`.
+fn page_limit(limit: Option<u32>, default: u32, max: u32) -> Result<u32, ApiError> {
+    let limit = limit.unwrap_or(default);
+    if limit == 0 || limit > max {
+        return Err(ApiError::bad_request(
+            "invalid_limit",
+            format!("limit must be between 1 and {max}"),
+        ));
+    }
+    Ok(limit)
+}
+
 pub fn api_v1() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(workspace::get_workspace))

@@ -192,13 +192,7 @@ pub async fn list_registrations(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<RegistrationPage>, ApiError> {
-    let limit = query.limit.unwrap_or(50);
-    if limit == 0 || limit > 500 {
-        return Err(ApiError::bad_request(
-            "invalid_limit",
-            "limit must be between 1 and 500",
-        ));
-    }
+    let limit = super::page_limit(query.limit, 50, 500)?;
     let since = match &query.since {
         Some(raw) => Some(projections::workspaces::timestamp(
             &chrono::DateTime::parse_from_rfc3339(raw)
@@ -608,13 +602,7 @@ pub async fn runtime_log(
     ApiQuery(query): ApiQuery<LogQuery>,
 ) -> Result<Json<RuntimeLog>, ApiError> {
     row(&state, &caller, &id).await?;
-    let limit = query.limit.unwrap_or(1000);
-    if limit == 0 || limit > 10_000 {
-        return Err(ApiError::bad_request(
-            "invalid_limit",
-            "limit must be between 1 and 10000",
-        ));
-    }
+    let limit = super::page_limit(query.limit, 1000, 10_000)?;
     let after = match &query.cursor {
         Some(cursor) => cursor
             .split_once('.')
@@ -740,13 +728,7 @@ pub async fn sequencing(
     ApiQuery(query): ApiQuery<SequencingQuery>,
 ) -> Result<Json<SequencingBody>, ApiError> {
     row(&state, &caller, &id).await?;
-    let limit = query.limit.unwrap_or(1000);
-    if limit == 0 || limit > 10_000 {
-        return Err(ApiError::bad_request(
-            "invalid_limit",
-            "limit must be between 1 and 10000",
-        ));
-    }
+    let limit = super::page_limit(query.limit, 1000, 10_000)?;
     let after = match &query.cursor {
         Some(cursor) => cursor.parse::<i64>().map_err(|_| {
             ApiError::bad_request("invalid_cursor", "the cursor is not one this API gave")

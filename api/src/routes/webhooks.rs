@@ -569,13 +569,7 @@ pub async fn list_deliveries(
 ) -> Result<Json<DeliveryPage>, ApiError> {
     read_webhook(&state, &caller, &id).await?;
     let after = query.after.unwrap_or(0);
-    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    if limit == 0 || limit > MAX_LIMIT {
-        return Err(ApiError::bad_request(
-            "invalid_limit",
-            format!("limit must be between 1 and {MAX_LIMIT}"),
-        ));
-    }
+    let limit = super::page_limit(query.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
     if let Some(s) = &query.state
         && ![
             view::PENDING,
