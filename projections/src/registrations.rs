@@ -23,7 +23,9 @@ use domain::registration::{ActivityResult, LoggedCall, Progress, RegistrationEve
 use domain::tenancy::Scope;
 use serde::Deserialize;
 use store::StoreError;
-use store::db::{Database, Row, Tx, sql};
+use store::db::{Database, Row, Tx, Value, sql};
+
+use crate::lrs::insert_rows;
 
 use crate::runtime::{Envelope, Projection, ProjectionError};
 use crate::workspaces::timestamp;
@@ -68,6 +70,7 @@ fn seconds(summary: &RuntimeSummary) -> Option<f64> {
     summary.total_time_centiseconds.map(|cs| cs as f64 / 100.0)
 }
 
+#[derive(Clone)]
 struct Key {
     workspace: String,
     environment: String,
@@ -126,14 +129,33 @@ impl Projection for RegistrationsView {
     }
 
     /// Statements are many, and few are a registration's: the xAPI
-    /// registrations of a batch's statements are looked up together.
+    /// registrations of a batch's statements are looked up together. Runs
+    /// of runtime events (`RuntimeValueSet`, `RuntimeBatchCommitted`) are
+    /// gathered in a [`Gathered`] and written together: their runtime log
+    /// rows in multi-row statements, and each session's launch, each
+    /// activity's result and each registration's total time once.
     async fn apply_batch(
         &self,
         tx: &mut Tx,
         envelopes: &[Envelope<'_>],
     ) -> Result<(), ProjectionError> {
+        let mut gathered = Gathered::default();
         let mut rest = envelopes;
+        let mut index = 0;
         while let Some(first) = rest.first() {
+            if let Event::Registration(event) = &first.event
+                && matches!(
+                    event.as_ref(),
+                    RegistrationEvent::RuntimeValueSet { .. }
+                        | RegistrationEvent::RuntimeBatchCommitted { .. }
+                )
+            {
+                self.gather(tx, &mut gathered, envelopes, index).await?;
+                rest = &rest[1..];
+                index += 1;
+                continue;
+            }
+            gathered.write(tx).await?;
             let statements = rest
                 .iter()
                 .take_while(|e| matches!(e.event, Event::LrsStatement(_)))
@@ -141,6 +163,7 @@ impl Projection for RegistrationsView {
             if statements == 0 {
                 self.apply(tx, first).await?;
                 rest = &rest[1..];
+                index += 1;
                 continue;
             }
             let (run, after) = rest.split_at(statements);
@@ -151,7 +174,9 @@ impl Projection for RegistrationsView {
                 }
             }
             rest = after;
+            index += statements;
         }
+        gathered.write(tx).await?;
         Ok(())
     }
 
@@ -377,40 +402,19 @@ impl Projection for RegistrationsView {
                 let delivery = self.delivery_of(tx, &k, session_id).await?;
                 let server_at = timestamp(at);
                 for logged in calls {
-                    insert_logged(
-                        tx,
-                        &k,
+                    let row = logged_row(
                         delivery,
                         session_id,
                         activity_id,
                         *batch,
                         logged,
                         &server_at,
-                    )
-                    .await?;
+                    );
+                    insert_log(tx, &k, row).await?;
                 }
-                tx.execute(
-                    sql("UPDATE runtime_log SET batch = $6 WHERE workspace_id = $1 AND environment = $2 \
-                         AND registration_id = $3 AND delivery_position = $4 AND session_id = $5 AND batch IS NULL")
-                    .bind(&k.workspace)
-                    .bind(&k.environment)
-                    .bind(&k.registration)
-                    .bind(delivery)
-                    .bind(session_id)
-                    .bind(*batch as i64),
-                )
-                .await?;
-                tx.execute(
-                    sql("UPDATE launches SET batches = batches + 1, last_seen_at = $5, exit = $6 \
-                         WHERE workspace_id = $1 AND environment = $2 AND registration_id = $3 AND session_id = $4")
-                    .bind(&k.workspace)
-                    .bind(&k.environment)
-                    .bind(&k.registration)
-                    .bind(session_id)
-                    .bind(&server_at)
-                    .bind(Some(summary.exit.clone()).filter(|e| !e.is_empty())),
-                )
-                .await?;
+                batch_logged(tx, &k, delivery, session_id, *batch).await?;
+                let exit = Some(summary.exit.clone()).filter(|e| !e.is_empty());
+                launch_committed(tx, &k, session_id, 1, &server_at, exit).await?;
                 let data = self
                     .data_after_batch(tx, &k, session_id, delivery, calls)
                     .await?;
@@ -500,6 +504,164 @@ impl Projection for RegistrationsView {
 }
 
 impl RegistrationsView {
+    /// [`apply`](Projection::apply) for a runtime event at `envelopes[index]`,
+    /// leaving its writes in `gathered`.
+    async fn gather(
+        &self,
+        tx: &mut Tx,
+        gathered: &mut Gathered,
+        envelopes: &[Envelope<'_>],
+        index: usize,
+    ) -> Result<(), ProjectionError> {
+        let envelope = &envelopes[index];
+        let Event::Registration(event) = &envelope.event else {
+            return Ok(());
+        };
+        let k = key(envelope)?;
+        match event.as_ref() {
+            RegistrationEvent::RuntimeValueSet {
+                session_id,
+                activity_id,
+                seq,
+                element,
+                value,
+                client_at,
+                at,
+            } => {
+                let delivery = self.delivery_of(tx, &k, session_id).await?;
+                let live = live_key(&k, session_id);
+                if let Some(live) = self.lock().get_mut(&live) {
+                    live.pending.push(RecordedCall {
+                        seq: *seq,
+                        call: ApiCall::SetValue {
+                            element: element.clone(),
+                            value: value.clone(),
+                        },
+                        result: "true".into(),
+                        error: 0,
+                        diagnostic: None,
+                        spm_exceeded: false,
+                        host_failure: false,
+                    });
+                }
+                gathered
+                    .unbatched
+                    .entry(live)
+                    .or_default()
+                    .push(gathered.log.len());
+                gathered.log.push(log_values(
+                    &k,
+                    LogRow {
+                        delivery,
+                        seq: *seq,
+                        session_id,
+                        activity_id,
+                        batch: None,
+                        call_fn: "SetValue",
+                        element: Some(element),
+                        value: Some(value),
+                        result: "true",
+                        error: 0,
+                        server: None,
+                        host_failure: false,
+                        client_at: client_at.as_ref().map(timestamp),
+                        server_at: timestamp(at),
+                    },
+                ));
+            }
+            RegistrationEvent::RuntimeBatchCommitted {
+                session_id,
+                activity_id,
+                batch,
+                calls,
+                summary,
+                at,
+                ..
+            } => {
+                let delivery = self.delivery_of(tx, &k, session_id).await?;
+                let server_at = timestamp(at);
+                let live = live_key(&k, session_id);
+                // The batch's values were appended right before it, in the
+                // same transaction: when an event before them is in this
+                // run, they are all gathered here; otherwise some may have
+                // been written already by the previous batch, unbatched.
+                let values = envelopes[..index]
+                    .iter()
+                    .rev()
+                    .take_while(|e| {
+                        e.record.stream_id == envelope.record.stream_id
+                            && matches!(&e.event, Event::Registration(r)
+                                if matches!(r.as_ref(), RegistrationEvent::RuntimeValueSet { session_id: s, .. } if s == session_id))
+                    })
+                    .count();
+                for row in gathered.unbatched.remove(&live).unwrap_or_default() {
+                    gathered.log[row][LOG_BATCH] = Value::Int(*batch as i64);
+                }
+                for logged in calls {
+                    let row = logged_row(
+                        delivery,
+                        session_id,
+                        activity_id,
+                        *batch,
+                        logged,
+                        &server_at,
+                    );
+                    gathered.log.push(log_values(&k, row));
+                }
+                if values == index || gathered.written_unbatched.remove(&live) {
+                    // Before any later value of the session is written.
+                    gathered.write(tx).await?;
+                    batch_logged(tx, &k, delivery, session_id, *batch).await?;
+                }
+                let cached = self
+                    .lock()
+                    .get(&live)
+                    .is_some_and(|l| l.delivery == delivery);
+                if !cached {
+                    // The rebuild reads the runtime log.
+                    gathered.write(tx).await?;
+                }
+                let data = self
+                    .data_after_batch(tx, &k, session_id, delivery, calls)
+                    .await?;
+                let exit = Some(summary.exit.clone()).filter(|e| !e.is_empty());
+                match gathered.launches.get_mut(&live) {
+                    Some(launch) => {
+                        launch.batches += 1;
+                        launch.last_seen_at = server_at.clone();
+                        launch.exit = exit;
+                    }
+                    None => {
+                        gathered.launches.insert(
+                            live,
+                            LaunchUpdate {
+                                key: k.clone(),
+                                session_id: session_id.clone(),
+                                batches: 1,
+                                last_seen_at: server_at.clone(),
+                                exit,
+                            },
+                        );
+                    }
+                }
+                let registration = live_key(&k, "");
+                gathered.activities.insert(
+                    (registration.clone(), activity_id.clone()),
+                    ActivityUpdate {
+                        key: k.clone(),
+                        activity_id: activity_id.clone(),
+                        summary: summary.clone(),
+                        data,
+                        at: server_at.clone(),
+                    },
+                );
+                gathered.roll_ups.insert(registration, (k, server_at));
+            }
+            _ => self.apply(tx, envelope).await?,
+        }
+        Ok(())
+    }
+
     /// The position of the delivery a session's calls belong to: from the
     /// live sessions this view keeps, or its table.
     async fn delivery_of(
@@ -705,46 +867,60 @@ struct LogRow<'a> {
     server_at: String,
 }
 
-async fn insert_log(tx: &mut Tx, k: &Key, row: LogRow<'_>) -> Result<(), StoreError> {
-    tx.execute(
-        sql("INSERT INTO runtime_log (workspace_id, environment, registration_id, delivery_position, seq, session_id, \
-             activity_id, batch, call_fn, element, value, result, error, server_result, server_error, client_at, \
-             server_at, host_failure) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
-             ON CONFLICT (workspace_id, environment, registration_id, delivery_position, seq) DO NOTHING")
-        .bind(&k.workspace)
-        .bind(&k.environment)
-        .bind(&k.registration)
-        .bind(row.delivery)
-        .bind(row.seq as i64)
-        .bind(row.session_id)
-        .bind(row.activity_id)
-        .bind(row.batch.map(|b| b as i64))
-        .bind(row.call_fn)
-        .bind(row.element)
-        .bind(row.value)
-        .bind(row.result)
-        .bind(i64::from(row.error))
-        .bind(row.server.map(|(r, _)| r))
-        .bind(row.server.map(|(_, e)| i64::from(e)))
-        .bind(row.client_at)
-        .bind(row.server_at)
-        .bind(row.host_failure),
-    )
-    .await?;
-    Ok(())
+/// The columns of a `runtime_log` row, in [`LOG_COLUMNS`] order.
+const LOG_INSERT: &str = "INSERT INTO runtime_log (workspace_id, environment, registration_id, delivery_position, \
+     seq, session_id, activity_id, batch, call_fn, element, value, result, error, server_result, server_error, \
+     client_at, server_at, host_failure)";
+const LOG_COLUMNS: usize = 18;
+/// Where `batch` is in a row of [`log_values`].
+const LOG_BATCH: usize = 7;
+const LOG_CONFLICT: &str =
+    "ON CONFLICT (workspace_id, environment, registration_id, delivery_position, seq) DO NOTHING";
+
+fn log_values(k: &Key, row: LogRow<'_>) -> Vec<Value> {
+    vec![
+        k.workspace.as_str().into(),
+        k.environment.as_str().into(),
+        k.registration.as_str().into(),
+        row.delivery.into(),
+        (row.seq as i64).into(),
+        row.session_id.into(),
+        row.activity_id.into(),
+        row.batch.map(|b| b as i64).into(),
+        row.call_fn.into(),
+        row.element.into(),
+        row.value.into(),
+        row.result.into(),
+        i64::from(row.error).into(),
+        row.server.map(|(r, _)| r).into(),
+        row.server.map(|(_, e)| i64::from(e)).into(),
+        row.client_at.into(),
+        row.server_at.into(),
+        row.host_failure.into(),
+    ]
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn insert_logged(
-    tx: &mut Tx,
-    k: &Key,
+async fn insert_log(tx: &mut Tx, k: &Key, row: LogRow<'_>) -> Result<(), StoreError> {
+    insert_rows(
+        tx,
+        LOG_INSERT,
+        LOG_COLUMNS,
+        vec![log_values(k, row)],
+        LOG_CONFLICT,
+    )
+    .await
+}
+
+/// The runtime log row of a call logged with its batch (every call but an
+/// accepted `SetValue`).
+fn logged_row<'a>(
     delivery: i64,
-    session_id: &str,
-    activity_id: &str,
+    session_id: &'a str,
+    activity_id: &'a str,
     batch: u64,
-    logged: &LoggedCall,
+    logged: &'a LoggedCall,
     server_at: &str,
-) -> Result<(), StoreError> {
+) -> LogRow<'a> {
     let recorded = &logged.call.recorded;
     let (call_fn, element, value): (&str, Option<&str>, Option<&str>) = match &recorded.call {
         ApiCall::Initialize { arg } => ("Initialize", None, Some(arg)),
@@ -756,27 +932,188 @@ async fn insert_logged(
         ApiCall::GetErrorString { arg } => ("GetErrorString", None, Some(arg)),
         ApiCall::GetDiagnostic { arg } => ("GetDiagnostic", None, Some(arg)),
     };
-    insert_log(
-        tx,
-        k,
-        LogRow {
-            delivery,
-            seq: recorded.seq,
-            session_id,
-            activity_id,
-            batch: Some(batch),
-            call_fn,
-            element,
-            value,
-            result: &recorded.result,
-            error: recorded.error,
-            server: logged.server.as_ref().map(|s| (s.result.as_str(), s.error)),
-            host_failure: recorded.host_failure,
-            client_at: logged.call.at.as_ref().map(timestamp),
-            server_at: server_at.to_owned(),
-        },
+    LogRow {
+        delivery,
+        seq: recorded.seq,
+        session_id,
+        activity_id,
+        batch: Some(batch),
+        call_fn,
+        element,
+        value,
+        result: &recorded.result,
+        error: recorded.error,
+        server: logged.server.as_ref().map(|s| (s.result.as_str(), s.error)),
+        host_failure: recorded.host_failure,
+        client_at: logged.call.at.as_ref().map(timestamp),
+        server_at: server_at.to_owned(),
+    }
+}
+
+/// A session's calls before `batch` that were logged without one get it.
+async fn batch_logged(
+    tx: &mut Tx,
+    k: &Key,
+    delivery: i64,
+    session_id: &str,
+    batch: u64,
+) -> Result<(), StoreError> {
+    tx.execute(
+        sql("UPDATE runtime_log SET batch = $6 WHERE workspace_id = $1 AND environment = $2 \
+             AND registration_id = $3 AND delivery_position = $4 AND session_id = $5 AND batch IS NULL")
+        .bind(&k.workspace)
+        .bind(&k.environment)
+        .bind(&k.registration)
+        .bind(delivery)
+        .bind(session_id)
+        .bind(batch as i64),
     )
-    .await
+    .await?;
+    Ok(())
+}
+
+/// A session's launch after `batches` more committed batches.
+async fn launch_committed(
+    tx: &mut Tx,
+    k: &Key,
+    session_id: &str,
+    batches: i64,
+    last_seen_at: &str,
+    exit: Option<String>,
+) -> Result<(), StoreError> {
+    tx.execute(
+        sql("UPDATE launches SET batches = batches + $7, last_seen_at = $5, exit = $6 \
+             WHERE workspace_id = $1 AND environment = $2 AND registration_id = $3 AND session_id = $4")
+        .bind(&k.workspace)
+        .bind(&k.environment)
+        .bind(&k.registration)
+        .bind(session_id)
+        .bind(last_seen_at)
+        .bind(exit)
+        .bind(batches),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The writes of a run of runtime events, kept until something else needs
+/// the tables they go to (or the batch ends), then written together. What
+/// it leaves is what applying the events one by one leaves.
+#[derive(Default)]
+struct Gathered {
+    /// `runtime_log` rows, in the log's order.
+    log: Vec<Vec<Value>>,
+    /// Per session (its [`live_key`]): the rows of `log` still waiting for
+    /// their batch.
+    unbatched: HashMap<String, Vec<usize>>,
+    /// Sessions whose values were written before their batch was known.
+    written_unbatched: std::collections::HashSet<String>,
+    /// Per session: its launch's new batches, last seen time and exit.
+    launches: HashMap<String, LaunchUpdate>,
+    /// Per registration and activity: the result after its last batch.
+    activities: HashMap<(String, String), ActivityUpdate>,
+    /// Per registration: when its total time was last rolled up.
+    roll_ups: HashMap<String, (Key, String)>,
+}
+
+struct LaunchUpdate {
+    key: Key,
+    session_id: String,
+    batches: i64,
+    last_seen_at: String,
+    exit: Option<String>,
+}
+
+struct ActivityUpdate {
+    key: Key,
+    activity_id: String,
+    summary: RuntimeSummary,
+    data: RuntimeData,
+    at: String,
+}
+
+impl Gathered {
+    async fn write(&mut self, tx: &mut Tx) -> Result<(), StoreError> {
+        if !self.log.is_empty() {
+            let rows = std::mem::take(&mut self.log);
+            insert_rows(tx, LOG_INSERT, LOG_COLUMNS, rows, LOG_CONFLICT).await?;
+        }
+        for (live, rows) in self.unbatched.drain() {
+            if !rows.is_empty() {
+                self.written_unbatched.insert(live);
+            }
+        }
+        let launches: Vec<LaunchUpdate> = self.launches.drain().map(|(_, l)| l).collect();
+        for chunk in launches.chunks(ROWS_PER_UPDATE) {
+            let mut query = sql(format!(
+                "UPDATE launches SET batches = launches.batches + v.column5, last_seen_at = v.column6, \
+                 exit = v.column7 FROM (VALUES {}) AS v WHERE launches.workspace_id = v.column1 \
+                 AND launches.environment = v.column2 AND launches.registration_id = v.column3 \
+                 AND launches.session_id = v.column4",
+                values_list(chunk.len(), 7)
+            ));
+            for launch in chunk {
+                query = query
+                    .bind(&launch.key.workspace)
+                    .bind(&launch.key.environment)
+                    .bind(&launch.key.registration)
+                    .bind(&launch.session_id)
+                    .bind(launch.batches)
+                    .bind(&launch.last_seen_at)
+                    .bind(launch.exit.clone());
+            }
+            tx.execute(query).await?;
+        }
+        let activities: Vec<ActivityUpdate> = self.activities.drain().map(|(_, a)| a).collect();
+        for chunk in activities.chunks(ROWS_PER_UPDATE) {
+            upsert_activities(tx, chunk).await?;
+        }
+        let roll_ups: Vec<(Key, String)> = self.roll_ups.drain().map(|(_, r)| r).collect();
+        for chunk in roll_ups.chunks(ROWS_PER_UPDATE) {
+            let mut query = sql(format!(
+                "UPDATE registration_progress SET total_time_seconds = (SELECT coalesce(sum(r.total_time_seconds), 0) \
+                 FROM activity_results r WHERE r.workspace_id = registration_progress.workspace_id \
+                 AND r.environment = registration_progress.environment \
+                 AND r.registration_id = registration_progress.registration_id), last_access = v.column4 \
+                 FROM (VALUES {}) AS v WHERE registration_progress.workspace_id = v.column1 \
+                 AND registration_progress.environment = v.column2 \
+                 AND registration_progress.registration_id = v.column3",
+                values_list(chunk.len(), 4)
+            ));
+            for (k, at) in chunk {
+                query = query
+                    .bind(&k.workspace)
+                    .bind(&k.environment)
+                    .bind(&k.registration)
+                    .bind(at);
+            }
+            tx.execute(query).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Rows per multi-row `UPDATE … FROM (VALUES …)`.
+const ROWS_PER_UPDATE: usize = 500;
+
+/// `($1,$2,…),(…)`: `rows` rows of `columns` placeholders, numbered in order.
+fn values_list(rows: usize, columns: usize) -> String {
+    let mut out = String::with_capacity(rows * columns * 5);
+    for row in 0..rows {
+        if row > 0 {
+            out.push(',');
+        }
+        out.push('(');
+        for column in 0..columns {
+            if column > 0 {
+                out.push(',');
+            }
+            out.push('$');
+            out.push_str(&(row * columns + column + 1).to_string());
+        }
+        out.push(')');
+    }
+    out
 }
 
 async fn upsert_activity(
@@ -798,33 +1135,105 @@ async fn upsert_activity(
         .map(|row| row.get(0))
         .transpose()?
         .unwrap_or(1);
-    tx.execute(
-        sql("INSERT INTO activity_results (workspace_id, environment, registration_id, activity_id, attempt, \
-             completion, success, score_scaled, score_raw, score_min, score_max, total_time_seconds, summary, data, \
-             updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $15, $14) \
-             ON CONFLICT (workspace_id, environment, registration_id, activity_id) DO UPDATE SET \
-             attempt = excluded.attempt, completion = excluded.completion, success = excluded.success, \
-             score_scaled = excluded.score_scaled, score_raw = excluded.score_raw, score_min = excluded.score_min, \
-             score_max = excluded.score_max, total_time_seconds = excluded.total_time_seconds, \
-             summary = excluded.summary, data = excluded.data, updated_at = excluded.updated_at")
-        .bind(&k.workspace)
-        .bind(&k.environment)
-        .bind(&k.registration)
-        .bind(activity_id)
-        .bind(attempt)
-        .bind(summary.completion_status.replace(' ', "_"))
-        .bind(summary.success_status.clone())
-        .bind(number(&summary.score_scaled))
-        .bind(number(&summary.score_raw))
-        .bind(number(&summary.score_min))
-        .bind(number(&summary.score_max))
-        .bind(seconds(summary))
-        .bind(json(summary))
-        .bind(at)
-        .bind(json(&data.values)),
+    let row = activity_values(k, activity_id, attempt, summary, data, at);
+    insert_rows(
+        tx,
+        ACTIVITY_INSERT,
+        ACTIVITY_COLUMNS,
+        vec![row],
+        ACTIVITY_CONFLICT,
     )
-    .await?;
-    Ok(())
+    .await
+}
+
+/// [`upsert_activity`] for several activities of distinct keys.
+async fn upsert_activities(tx: &mut Tx, activities: &[ActivityUpdate]) -> Result<(), StoreError> {
+    let mut registrations: Vec<&Key> = Vec::new();
+    for activity in activities {
+        if !registrations.iter().any(|k| same(k, &activity.key)) {
+            registrations.push(&activity.key);
+        }
+    }
+    let mut query = sql(format!(
+        "SELECT workspace_id, environment, registration_id, attempt FROM registrations \
+         WHERE (workspace_id, environment, registration_id) IN (VALUES {})",
+        values_list(registrations.len(), 3)
+    ));
+    for k in &registrations {
+        query = query
+            .bind(&k.workspace)
+            .bind(&k.environment)
+            .bind(&k.registration);
+    }
+    let mut attempts = HashMap::new();
+    for row in tx.fetch_all(query).await? {
+        let key: (String, String, String) = (row.get(0)?, row.get(1)?, row.get(2)?);
+        attempts.insert(key, row.get::<i64>(3)?);
+    }
+    let rows = activities
+        .iter()
+        .map(|a| {
+            let k = &a.key;
+            let attempt = attempts
+                .get(&(
+                    k.workspace.clone(),
+                    k.environment.clone(),
+                    k.registration.clone(),
+                ))
+                .copied()
+                .unwrap_or(1);
+            activity_values(k, &a.activity_id, attempt, &a.summary, &a.data, &a.at)
+        })
+        .collect();
+    insert_rows(
+        tx,
+        ACTIVITY_INSERT,
+        ACTIVITY_COLUMNS,
+        rows,
+        ACTIVITY_CONFLICT,
+    )
+    .await
+}
+
+fn same(a: &Key, b: &Key) -> bool {
+    a.workspace == b.workspace && a.environment == b.environment && a.registration == b.registration
+}
+
+const ACTIVITY_INSERT: &str = "INSERT INTO activity_results (workspace_id, environment, registration_id, \
+     activity_id, attempt, completion, success, score_scaled, score_raw, score_min, score_max, \
+     total_time_seconds, summary, data, updated_at)";
+const ACTIVITY_COLUMNS: usize = 15;
+const ACTIVITY_CONFLICT: &str = "ON CONFLICT (workspace_id, environment, registration_id, activity_id) DO UPDATE SET \
+     attempt = excluded.attempt, completion = excluded.completion, success = excluded.success, \
+     score_scaled = excluded.score_scaled, score_raw = excluded.score_raw, score_min = excluded.score_min, \
+     score_max = excluded.score_max, total_time_seconds = excluded.total_time_seconds, \
+     summary = excluded.summary, data = excluded.data, updated_at = excluded.updated_at";
+
+fn activity_values(
+    k: &Key,
+    activity_id: &str,
+    attempt: i64,
+    summary: &RuntimeSummary,
+    data: &RuntimeData,
+    at: &str,
+) -> Vec<Value> {
+    vec![
+        k.workspace.as_str().into(),
+        k.environment.as_str().into(),
+        k.registration.as_str().into(),
+        activity_id.into(),
+        attempt.into(),
+        summary.completion_status.replace(' ', "_").into(),
+        summary.success_status.clone().into(),
+        number(&summary.score_scaled).into(),
+        number(&summary.score_raw).into(),
+        number(&summary.score_min).into(),
+        number(&summary.score_max).into(),
+        seconds(summary).into(),
+        json(summary).into(),
+        json(&data.values).into(),
+        at.into(),
+    ]
 }
 
 /// Recomputes the registration's total reported time from its activities.

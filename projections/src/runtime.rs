@@ -156,6 +156,8 @@ pub struct Projections {
     db: Database,
     log: EventLog,
     entries: Arc<Vec<Entry>>,
+    /// The most events one batch applies.
+    batch: u32,
 }
 
 enum Batch {
@@ -208,7 +210,15 @@ impl Projections {
             db,
             log,
             entries: Arc::new(entries),
+            batch: BATCH,
         }
+    }
+
+    /// At most `events` events per batch (at least one): tests replay with
+    /// small batches to cut the log at every place.
+    pub fn with_batch_size(mut self, events: u32) -> Projections {
+        self.batch = events.max(1);
+        self
     }
 
     pub fn names(&self) -> Vec<&'static str> {
@@ -352,7 +362,7 @@ impl Projections {
     /// event cannot be applied, the events before it are applied and
     /// committed, and the stop is reported at that event.
     async fn batch(&self, entry: &Entry) -> Result<Batch, BatchError> {
-        match self.batch_of(entry, BATCH).await? {
+        match self.batch_of(entry, self.batch).await? {
             PartialBatch::Done(batch) => Ok(batch),
             PartialBatch::StopAt {
                 index,
@@ -430,7 +440,7 @@ impl Projections {
                 {
                     let more = self
                         .log
-                        .read_after_in(&mut tx, after, limit - events.len() as u32)
+                        .read_more_in(&mut tx, after, limit - events.len() as u32)
                         .await?;
                     match decode(projection.as_ref(), &more, events.len()) {
                         Ok(extra) => list.extend(extra),

@@ -631,3 +631,63 @@ async fn the_last_event_of_a_stream() {
     assert_eq!(last.stream_version, 3);
     assert_eq!(last.payload, r#"{"n":2}"#);
 }
+
+/// Two logs on one database stand for two processes: each reads what the
+/// other appended, in order, with what it appended itself (on SQLite the
+/// newest events come from memory, which must never hide another writer's).
+#[tokio::test]
+async fn a_log_reads_the_events_another_process_appended_between_its_own() {
+    let test_db = TestDb::new().await;
+    let db_a = test_db.connect().await;
+    let a = EventLog::open(&db_a).await.unwrap();
+    let db_b = test_db.connect().await;
+    let b = EventLog::open(&db_b).await.unwrap();
+    let metadata = EventMetadata {
+        actor: Some("a".into()),
+        request_id: Some("r-1".into()),
+        ..EventMetadata::default()
+    };
+    let mut expected = Vec::new();
+    for round in 0..3 {
+        for (log, name) in [(&a, "a"), (&a, "a"), (&b, "b"), (&a, "a")] {
+            let stream = format!("{name}:{round}:{}", expected.len());
+            log.append_to(
+                stream.clone(),
+                ExpectedVersion::Exact(0),
+                vec![event(1, metadata.clone()), event(2, metadata.clone())],
+            )
+            .await
+            .unwrap();
+            expected.push(stream.clone());
+            expected.push(stream);
+        }
+    }
+    // What a reader of this process sees, from every checkpoint, is what
+    // the other process reads from the database.
+    let from_a = read_all(&a, expected.len()).await;
+    let from_b = read_all(&b, expected.len()).await;
+    assert_eq!(from_a, from_b);
+    let streams: Vec<_> = from_a.iter().map(|e| e.stream_id.clone()).collect();
+    assert_eq!(streams, expected);
+    assert_eq!(from_a[0].metadata, metadata);
+    assert_eq!(
+        from_a.iter().map(|e| e.stream_version).collect::<Vec<_>>(),
+        [1, 2].repeat(expected.len() / 2)
+    );
+    for (i, event) in from_a.iter().enumerate() {
+        let after = event.checkpoint();
+        let page = a.read_after(after, 3).await.unwrap();
+        assert_eq!(
+            page,
+            from_b[i + 1..(i + 4).min(from_b.len())],
+            "after {after:?}"
+        );
+    }
+    // An append by the other process after this one's newest event is read.
+    b.append_to("b:last", ExpectedVersion::Exact(0), events(1))
+        .await
+        .unwrap();
+    let all = read_all(&a, expected.len() + 1).await;
+    assert_eq!(all.len(), expected.len() + 1);
+    assert_eq!(all.last().unwrap().stream_id, "b:last");
+}

@@ -9,6 +9,7 @@
 
 mod postgres;
 mod sqlite;
+mod tail;
 
 use std::sync::Arc;
 
@@ -215,6 +216,25 @@ impl EventLog {
             Backend::Sqlite(log) => log.read_after(after, limit).await,
             Backend::Postgres(log) => log.read_after(after, limit).await,
         }
+    }
+
+    /// Like [`read_after_in`](Self::read_after_in), for a reader that only
+    /// wants to take along what is already there: on SQLite the events this
+    /// process appended since `after` come from memory, and when `after` is
+    /// the newest of them the answer is "nothing", without asking the
+    /// database (another process's appends are then read next time).
+    pub async fn read_more_in(
+        &self,
+        tx: &mut crate::db::Tx,
+        after: Checkpoint,
+        limit: u32,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        if let Backend::Sqlite(log) = &*self.backend
+            && let Some(events) = log.read_known(after, limit)
+        {
+            return Ok(events);
+        }
+        self.read_after_in(tx, after, limit).await
     }
 
     /// Like [`read_after`](Self::read_after), inside a write transaction, so

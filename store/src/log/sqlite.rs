@@ -11,6 +11,11 @@ use sqlx::sqlite::{SqlitePool, SqliteRow};
 use sqlx::{AssertSqlSafe, Executor, Row, Sqlite, SqliteConnection};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use std::sync::Arc;
+
+use chrono::SubsecRound;
+
+use super::tail::Tail;
 use super::{
     AppendError, Appended, COLUMNS_PER_ROW, Checkpoint, ExpectedVersion, RecordedEvent,
     StreamAppend, metadata_from_columns,
@@ -34,6 +39,8 @@ struct Request {
 pub(super) struct SqliteLog {
     reader: SqlitePool,
     requests: mpsc::Sender<Request>,
+    /// The newest events this process appended.
+    tail: Arc<Tail>,
 }
 
 impl SqliteLog {
@@ -43,8 +50,13 @@ impl SqliteLog {
         _appended: watch::Sender<u64>,
     ) -> SqliteLog {
         let (requests, receiver) = mpsc::channel(4096);
-        tokio::spawn(writer_loop(writer, receiver));
-        SqliteLog { reader, requests }
+        let tail = Arc::new(Tail::default());
+        tokio::spawn(writer_loop(writer, receiver, tail.clone()));
+        SqliteLog {
+            reader,
+            requests,
+            tail,
+        }
     }
 
     pub(super) async fn append(
@@ -84,7 +96,21 @@ impl SqliteLog {
         after: Checkpoint,
         limit: u32,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
+        if let Some(events) = self.tail.read(after.position, limit) {
+            return Ok(events);
+        }
         read_after(&self.reader, after, limit).await
+    }
+
+    /// What this process knows was appended after `after`: from memory, or
+    /// nothing when `after` is the newest event it appended; `None` when
+    /// only the database can say.
+    pub(super) fn read_known(&self, after: Checkpoint, limit: u32) -> Option<Vec<RecordedEvent>> {
+        match self.tail.read(after.position, limit) {
+            Some(events) => Some(events),
+            None if self.tail.newest() == Some(after.position) => Some(Vec::new()),
+            None => None,
+        }
     }
 
     pub(super) async fn last_event(
@@ -206,7 +232,7 @@ fn decode(row: &SqliteRow) -> Result<RecordedEvent, StoreError> {
     })
 }
 
-async fn writer_loop(pool: SqlitePool, mut requests: mpsc::Receiver<Request>) {
+async fn writer_loop(pool: SqlitePool, mut requests: mpsc::Receiver<Request>, tail: Arc<Tail>) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     while let Some(first) = requests.recv().await {
         group.push(first);
@@ -216,13 +242,13 @@ async fn writer_loop(pool: SqlitePool, mut requests: mpsc::Receiver<Request>) {
                 Err(_) => break,
             }
         }
-        commit_group(&pool, &mut group).await;
+        commit_group(&pool, &mut group, &tail).await;
     }
 }
 
-async fn commit_group(pool: &SqlitePool, group: &mut Vec<Request>) {
+async fn commit_group(pool: &SqlitePool, group: &mut Vec<Request>, tail: &Tail) {
     if group.len() > 1 {
-        match append_group(pool, group).await {
+        match append_group(pool, group, tail).await {
             Ok(results) => {
                 for (request, appended) in group.drain(..).zip(results) {
                     let _ = request.reply.send(Ok(appended));
@@ -235,16 +261,22 @@ async fn commit_group(pool: &SqlitePool, group: &mut Vec<Request>) {
         }
     }
     for request in group.drain(..) {
-        let result = append_group(pool, std::slice::from_ref(&request))
+        let result = append_group(pool, std::slice::from_ref(&request), tail)
             .await
             .map(|mut results| results.remove(0));
         let _ = request.reply.send(result);
     }
 }
 
-async fn append_group(pool: &SqlitePool, group: &[Request]) -> Result<Vec<Appended>, AppendError> {
+async fn append_group(
+    pool: &SqlitePool,
+    group: &[Request],
+    tail: &Tail,
+) -> Result<Vec<Appended>, AppendError> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let mut results = Vec::with_capacity(group.len());
+    // The stream version of every appended event, in append order.
+    let mut versions = Vec::new();
     for request in group {
         let mut checkpoints = Vec::new();
         let appends = &request.appends;
@@ -264,14 +296,43 @@ async fn append_group(pool: &SqlitePool, group: &[Request]) -> Result<Vec<Append
                     &mut checkpoints,
                 )
                 .await?;
+                for append in &appends[start..i] {
+                    versions.extend(1..=append.events.len() as i64);
+                }
             } else {
-                insert_stream(&mut tx, &appends[i], &request.recorded_at, &mut checkpoints).await?;
+                let first =
+                    insert_stream(&mut tx, &appends[i], &request.recorded_at, &mut checkpoints)
+                        .await?;
+                versions.extend((1..=appends[i].events.len() as i64).map(|n| first + n));
                 i += 1;
             }
         }
         results.push(Appended { checkpoints });
     }
     tx.commit().await?;
+    let mut versions = versions.into_iter();
+    tail.push(group.iter().zip(&results).flat_map(|(request, appended)| {
+        // What a read gives back: the time as stored, to the microsecond.
+        let recorded_at = request.recorded_at.trunc_subsecs(6);
+        let events = request
+            .appends
+            .iter()
+            .flat_map(|append| append.events.iter().map(move |event| (append, event)));
+        events
+            .zip(&appended.checkpoints)
+            .map(|((append, event), checkpoint)| RecordedEvent {
+                position: checkpoint.position,
+                tx: 0,
+                stream_id: append.stream_id.clone(),
+                stream_version: versions.next().expect("a version per event"),
+                event_type: event.event_type.clone(),
+                schema_version: i64::from(event.schema_version),
+                payload: event.payload.clone(),
+                metadata: event.metadata.clone(),
+                recorded_at,
+            })
+            .collect::<Vec<_>>()
+    }));
     Ok(results)
 }
 
@@ -280,9 +341,9 @@ async fn insert_stream(
     append: &StreamAppend,
     recorded_at: &DateTime<Utc>,
     checkpoints: &mut Vec<Checkpoint>,
-) -> Result<(), AppendError> {
+) -> Result<i64, AppendError> {
     if append.events.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
     let mut version = match append.expected {
         ExpectedVersion::Exact(version) => version,
@@ -296,6 +357,7 @@ async fn insert_stream(
             current as u64
         }
     };
+    let first_version = version as i64;
     let recorded_at = recorded_at.to_rfc3339_opts(SecondsFormat::Micros, true);
     for chunk in append.events.chunks(ROWS_PER_STATEMENT) {
         let mut query = sqlx::query(AssertSqlSafe(insert_statement(chunk.len())));
@@ -334,7 +396,7 @@ async fn insert_stream(
         checkpoints.extend((first..=last).map(|position| Checkpoint { tx: 0, position }));
         version += chunk.len() as u64;
     }
-    Ok(())
+    Ok(first_version)
 }
 
 /// Appends to streams that must not exist yet (expected version 0), all in
