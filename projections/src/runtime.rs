@@ -142,6 +142,9 @@ struct Entry {
     /// projection has read events it does not handle, without a write
     /// transaction to say so (see [`SKIP_UNSAVED`]).
     skipped: std::sync::Mutex<Option<(Checkpoint, Checkpoint)>>,
+    /// SQLite: the checkpoint as this process last stored or read it (each
+    /// write transaction checks it against the table).
+    stored: std::sync::Mutex<Option<Checkpoint>>,
 }
 
 /// On SQLite, a projection that handles none of a batch's events moves past
@@ -204,6 +207,7 @@ impl Projections {
                 })
                 .0,
                 skipped: std::sync::Mutex::new(None),
+                stored: std::sync::Mutex::new(None),
             })
             .collect();
         Projections {
@@ -303,6 +307,16 @@ impl Projections {
                             "projection advanced"
                         );
                         entry.status.send_replace(Status::Running { checkpoint });
+                        if self.log.is_newest(checkpoint) {
+                            // Nothing newer that this process appended: wait
+                            // for the next append (or the poll, for another
+                            // process's) instead of asking the database.
+                            tokio::select! {
+                                () = shutdown.cancelled() => return,
+                                _ = woken.changed() => {}
+                                () = tokio::time::sleep(POLL) => {}
+                            }
+                        }
                     }
                     Ok(Batch::Empty { checkpoint }) => {
                         failures = 0;
@@ -406,7 +420,15 @@ impl Projections {
         // appended in between too.
         let early = match self.db.backend() {
             Backend::Sqlite => {
-                let stored = stored_checkpoint(&self.db, name).await?;
+                let cached = *entry.stored.lock().unwrap_or_else(|p| p.into_inner());
+                let stored = match cached {
+                    Some(stored) => stored,
+                    None => {
+                        let stored = stored_checkpoint(&self.db, name).await?;
+                        *entry.stored.lock().unwrap_or_else(|p| p.into_inner()) = Some(stored);
+                        stored
+                    }
+                };
                 let from = match *entry.skipped.lock().unwrap_or_else(|p| p.into_inner()) {
                     Some((saved, ahead)) if saved == stored => ahead,
                     _ => stored,
@@ -453,6 +475,7 @@ impl Projections {
             _ => {
                 // Someone else moved the checkpoint (a replay): start from it.
                 *entry.skipped.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                *entry.stored.lock().unwrap_or_else(|p| p.into_inner()) = None;
                 let events = self.log.read_after_in(&mut tx, checkpoint, limit).await?;
                 let decoded = decode(projection.as_ref(), &events, 0);
                 (events, decoded)
@@ -500,6 +523,7 @@ impl Projections {
         save_checkpoint(&mut tx, name, last).await?;
         tx.commit().await?;
         *entry.skipped.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        *entry.stored.lock().unwrap_or_else(|p| p.into_inner()) = Some(last);
         Ok(PartialBatch::Done(Batch::Applied {
             events: events.len() as u64,
             checkpoint: last,
@@ -562,6 +586,7 @@ impl Projections {
         }
         save_checkpoint(&mut tx, name, last).await?;
         tx.commit().await?;
+        *entry.stored.lock().unwrap_or_else(|p| p.into_inner()) = Some(last);
         Ok(PartialBatch::Done(Batch::Applied {
             events: events.len() as u64,
             checkpoint: last,
@@ -637,6 +662,7 @@ impl Projections {
             save_checkpoint(&mut tx, projection, Checkpoint::START).await?;
             tx.commit().await?;
             *entry.skipped.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            *entry.stored.lock().unwrap_or_else(|p| p.into_inner()) = Some(Checkpoint::START);
         }
         entry.status.send_replace(Status::Starting {
             checkpoint: Checkpoint::START,

@@ -82,6 +82,8 @@ pub enum Database {
     Sqlite {
         writer: SqlitePool,
         reader: SqlitePool,
+        /// Lets the log's appends take the writer before other writes.
+        gate: std::sync::Arc<WriterGate>,
     },
     Postgres {
         pool: PgPool,
@@ -141,7 +143,11 @@ impl Database {
             .acquire_timeout(options.connect_timeout)
             .connect_with(base.synchronous(synchronous).read_only(true))
             .await?;
-        Ok(Database::Sqlite { writer, reader })
+        Ok(Database::Sqlite {
+            writer,
+            reader,
+            gate: Default::default(),
+        })
     }
 
     async fn connect_postgres(url: &str, options: &DbOptions) -> Result<Database, StoreError> {
@@ -188,10 +194,12 @@ impl Database {
         Ok(rows.len() >= expected)
     }
 
-    /// Begins a write transaction (on SQLite: the writer, `BEGIN IMMEDIATE`).
+    /// Begins a write transaction (on SQLite: the writer, `BEGIN IMMEDIATE`,
+    /// once the log's waiting appends have had it; see [`WriterGate`]).
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(match self {
-            Database::Sqlite { writer, .. } => {
+            Database::Sqlite { writer, gate, .. } => {
+                gate.give_way().await;
                 Tx::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?)
             }
             Database::Postgres { pool, .. } => Tx::Postgres(pool.begin().await?),
@@ -241,11 +249,64 @@ impl Database {
     /// Closes every connection.
     pub async fn close(&self) {
         match self {
-            Database::Sqlite { writer, reader } => {
+            Database::Sqlite { writer, reader, .. } => {
                 reader.close().await;
                 writer.close().await;
             }
             Database::Postgres { pool, .. } => pool.close().await,
+        }
+    }
+}
+
+/// SQLite has one writer, shared by the log's appends and the views'
+/// transactions. Appends are what requests wait for, and they are short (one
+/// group commit), so they go first: while one waits for the writer, other
+/// write transactions hold back, for at most [`WriterGate::PATIENCE`] so
+/// that views keep up under any load.
+#[derive(Debug, Default)]
+pub struct WriterGate {
+    waiting: std::sync::atomic::AtomicUsize,
+    clear: tokio::sync::Notify,
+}
+
+/// An append waiting for (or holding) the writer.
+pub struct Appending<'a>(&'a WriterGate);
+
+impl WriterGate {
+    /// The longest a view's transaction gives way to appends.
+    pub const PATIENCE: Duration = Duration::from_millis(10);
+
+    /// Marks an append as waiting for the writer until the guard drops.
+    pub fn appending(&self) -> Appending<'_> {
+        self.waiting
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        Appending(self)
+    }
+
+    /// Waits while appends wait, for at most [`PATIENCE`](Self::PATIENCE).
+    pub async fn give_way(&self) {
+        let deadline = tokio::time::Instant::now() + Self::PATIENCE;
+        loop {
+            let clear = self.clear.notified();
+            if self.waiting.load(std::sync::atomic::Ordering::Acquire) == 0 {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, clear).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+impl Drop for Appending<'_> {
+    fn drop(&mut self) {
+        if self
+            .0
+            .waiting
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel)
+            == 1
+        {
+            self.0.clear.notify_waiters();
         }
     }
 }
@@ -590,6 +651,34 @@ impl Row {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn views_give_way_to_waiting_appends_for_a_bounded_time() {
+        let gate = std::sync::Arc::new(WriterGate::default());
+        let started = tokio::time::Instant::now();
+        gate.give_way().await;
+        assert_eq!(started.elapsed(), Duration::ZERO, "nothing waits: go");
+
+        // An append waits and is done after 3 ms: the view goes then.
+        let append = gate.appending();
+        let done = tokio::spawn({
+            let gate = gate.clone();
+            async move {
+                let started = tokio::time::Instant::now();
+                gate.give_way().await;
+                started.elapsed()
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(3)).await;
+        drop(append);
+        assert_eq!(done.await.unwrap(), Duration::from_millis(3));
+
+        // Appends that never stop waiting hold a view back only so long.
+        let _forever = gate.appending();
+        let started = tokio::time::Instant::now();
+        gate.give_way().await;
+        assert_eq!(started.elapsed(), WriterGate::PATIENCE);
+    }
 
     #[test]
     fn placeholders_in_order_become_positional_on_sqlite() {

@@ -35,6 +35,8 @@ const BATCH: u32 = 100;
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// How often the forwarder looks for work when nothing woke it.
 const POLL: Duration = Duration::from_millis(500);
+/// How long after a wake-up the forwarder waits for the rest of a burst.
+const SETTLE: Duration = Duration::from_millis(50);
 
 /// The forwarder of one process.
 pub struct Forwarder {
@@ -101,7 +103,14 @@ impl Forwarder {
                 }
                 tokio::select! {
                     () = shutdown.cancelled() => return,
-                    _ = woken.changed() => {}
+                    _ = woken.changed() => {
+                        // Appends come in bursts: take them together
+                        // rather than look at every target after each.
+                        tokio::select! {
+                            () = shutdown.cancelled() => return,
+                            () = tokio::time::sleep(SETTLE) => {}
+                        }
+                    }
                     () = tokio::time::sleep(POLL) => {}
                 }
             }

@@ -136,9 +136,14 @@ impl EventLog {
     pub async fn open(db: &Database) -> Result<EventLog, StoreError> {
         let (appended, _) = watch::channel(0);
         let backend = match db {
-            Database::Sqlite { writer, reader } => Backend::Sqlite(sqlite::SqliteLog::start(
+            Database::Sqlite {
+                writer,
+                reader,
+                gate,
+            } => Backend::Sqlite(sqlite::SqliteLog::start(
                 writer.clone(),
                 reader.clone(),
+                gate.clone(),
                 appended.clone(),
             )),
             Database::Postgres { pool, schema } => Backend::Postgres(
@@ -215,6 +220,16 @@ impl EventLog {
         match &*self.backend {
             Backend::Sqlite(log) => log.read_after(after, limit).await,
             Backend::Postgres(log) => log.read_after(after, limit).await,
+        }
+    }
+
+    /// Whether `checkpoint` is the newest event this process appended (on
+    /// SQLite; always `false` on PostgreSQL, where other processes append
+    /// too). Another process may have appended after it.
+    pub fn is_newest(&self, checkpoint: Checkpoint) -> bool {
+        match &*self.backend {
+            Backend::Sqlite(log) => log.newest() == Some(checkpoint.position),
+            Backend::Postgres(_) => false,
         }
     }
 

@@ -21,6 +21,7 @@ use super::{
     StreamAppend, metadata_from_columns,
 };
 use crate::StoreError;
+use crate::db::WriterGate;
 
 /// Appends gathered into one transaction at most.
 const MAX_GROUP: usize = 128;
@@ -41,12 +42,15 @@ pub(super) struct SqliteLog {
     requests: mpsc::Sender<Request>,
     /// The newest events this process appended.
     tail: Arc<Tail>,
+    /// Says when appends are waiting for the writer.
+    gate: Arc<WriterGate>,
 }
 
 impl SqliteLog {
     pub(super) fn start(
         writer: SqlitePool,
         reader: SqlitePool,
+        gate: Arc<WriterGate>,
         _appended: watch::Sender<u64>,
     ) -> SqliteLog {
         let (requests, receiver) = mpsc::channel(4096);
@@ -56,6 +60,7 @@ impl SqliteLog {
             reader,
             requests,
             tail,
+            gate,
         }
     }
 
@@ -65,6 +70,7 @@ impl SqliteLog {
         recorded_at: DateTime<Utc>,
     ) -> Result<Appended, AppendError> {
         let (reply, answer) = oneshot::channel();
+        let _waiting = self.gate.appending();
         self.requests
             .send(Request {
                 appends,
@@ -100,6 +106,11 @@ impl SqliteLog {
             return Ok(events);
         }
         read_after(&self.reader, after, limit).await
+    }
+
+    /// The position of the newest event this process appended, if kept.
+    pub(super) fn newest(&self) -> Option<i64> {
+        self.tail.newest()
     }
 
     /// What this process knows was appended after `after`: from memory, or
