@@ -330,6 +330,137 @@ async fn refused_packages_leave_nothing_behind() {
     app.stop().await;
 }
 
+/// Every blob file in the local store, and every temp file (in the temp
+/// area, or dot-named in a blob folder).
+fn blob_files(app: &TestApp) -> (BTreeSet<String>, Vec<String>) {
+    let temp_area = app.state.platform.blobs.spool_dir();
+    let root = temp_area.parent().unwrap().to_owned();
+    let mut blobs = BTreeSet::new();
+    let mut temps: Vec<String> = std::fs::read_dir(&temp_area)
+        .unwrap()
+        .map(|f| f.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for dir in std::fs::read_dir(&root).unwrap() {
+        let dir = dir.unwrap();
+        if dir.path() == temp_area || !dir.file_type().unwrap().is_dir() {
+            continue;
+        }
+        for file in std::fs::read_dir(dir.path()).unwrap() {
+            let name = file.unwrap().file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                temps.push(name);
+            } else {
+                blobs.insert(name);
+            }
+        }
+    }
+    (blobs, temps)
+}
+
+/// Headers that lie about sizes pass the checks on opening; the lie shows
+/// while inflating, part-way through extraction, after other files were
+/// staged. The import fails, no course or version appears, no file of the
+/// failed import is left in the store (stored or temp), and nothing stored
+/// before is lost, even blobs the failed package shares.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lie_found_during_extraction_leaves_the_store_as_it_was() {
+    let app = TestApp::spawn().await;
+    let ws = app.create_workspace("Lies").await;
+    let key = &ws.live_key;
+    let manifest = packages::manifest_12("80");
+    let sco = packages::SCO_12.as_bytes();
+    let noise = |n: usize, seed: u32| -> Vec<u8> {
+        let mut state = seed | 1;
+        (0..n)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                state as u8
+            })
+            .collect()
+    };
+    // 900,001 bytes each: a size no other entry has.
+    let parts: Vec<Vec<u8>> = (0..4).map(|i| noise(900_001, 20 + i)).collect();
+    // A course that shares its launch file and one part with the refused
+    // packages below.
+    complete(
+        &app,
+        key,
+        "kept",
+        zip(&[
+            ("imsmanifest.xml", manifest.as_bytes()),
+            ("index.html", sco),
+            ("a.bin", &parts[0]),
+        ]),
+    )
+    .await;
+    let kept = json(
+        app.get(key, "/api/v1/courses/kept/versions/1/files").await,
+        200,
+    )
+    .await;
+    let (before, temps) = blob_files(&app);
+    assert!(temps.is_empty(), "{temps:?}");
+    // 3 files and the package.
+    assert_eq!(before.len(), 4, "{before:?}");
+
+    // Extraction takes the largest entries first: the parts are staged
+    // before the small entry that lies is reached.
+    let lie = packages::declare_size(
+        zip(&[
+            ("imsmanifest.xml", manifest.as_bytes()),
+            ("index.html", sco),
+            ("a.bin", &parts[0]),
+            ("b.bin", &parts[1]),
+            ("c.bin", &parts[2]),
+            ("d.bin", &parts[3]),
+            ("z.bin", &noise(5_003, 7)),
+        ]),
+        5_003,
+        100,
+    );
+    // 8 MiB of zeros said to be 1,000 bytes.
+    let bomb = packages::declare_size(packages::bomb(8 * 1024 * 1024), 8 * 1024 * 1024, 1_000);
+    for (id, package, said) in [
+        ("lie", lie, "z.bin cannot be extracted"),
+        ("bomb", bomb, "zeros.bin cannot be extracted"),
+    ] {
+        let response = app.upload(key, id, package).await;
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(status, 422, "{id}: {body}");
+        assert_eq!(body["error"]["code"], "corrupt_zip", "{id}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.starts_with(said), "{id}: {body}");
+        error(app.course(key, id).await, 404, "course_not_found").await;
+        let (after, temps) = blob_files(&app);
+        assert_eq!(after, before, "{id}: the store changed");
+        assert!(temps.is_empty(), "{id}: temp files left: {temps:?}");
+    }
+
+    // The course that shared blobs with them is whole.
+    for file in kept["files"].as_array().unwrap() {
+        let path = file["path"].as_str().unwrap();
+        let blob = app
+            .state
+            .platform
+            .blobs
+            .get(&file["sha256"].as_str().unwrap().parse().unwrap())
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{path} lost"));
+        let expected: &[u8] = match path {
+            "imsmanifest.xml" => manifest.as_bytes(),
+            "index.html" => sco,
+            "a.bin" => &parts[0],
+            other => panic!("unexpected file {other}"),
+        };
+        assert_eq!(blob.bytes().await.unwrap(), expected, "{path}");
+    }
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn names_that_are_not_utf8_are_read_as_cp437() {
     let app = TestApp::spawn().await;

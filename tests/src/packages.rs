@@ -322,6 +322,30 @@ fn set_flags(zip: &mut [u8], bits: u16) {
     }
 }
 
+/// Makes the headers lie: every entry whose local and central headers say
+/// it inflates to `actual` bytes is declared to inflate to `declared`.
+pub fn declare_size(mut zip: Vec<u8>, actual: u32, declared: u32) -> Vec<u8> {
+    let mut patched = 0;
+    let mut i = 0;
+    while i + 30 < zip.len() {
+        let offset = match &zip[i..i + 4] {
+            b"PK\x03\x04" => Some(22),
+            b"PK\x01\x02" => Some(24),
+            _ => None,
+        };
+        if let Some(offset) = offset {
+            let at = i + offset;
+            if zip[at..at + 4] == actual.to_le_bytes() {
+                zip[at..at + 4].copy_from_slice(&declared.to_le_bytes());
+                patched += 1;
+            }
+        }
+        i += 1;
+    }
+    assert!(patched >= 2, "no entry of {actual} bytes to patch");
+    zip
+}
+
 /// Replaces `from` by `to` (same length) in every entry name: for names
 /// that are not UTF-8, which ZIP writers won't write.
 pub fn patch_name(mut zip: Vec<u8>, from: &[u8], to: &[u8]) -> Vec<u8> {

@@ -11,7 +11,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use domain::course::{ArchiveProblem, FileEntry};
 use domain::package::{Finding, PackageFiles, PackagePath, ReadError};
@@ -83,8 +83,8 @@ struct Entry {
     compressed_size: u64,
 }
 
-/// What one extraction worker stored (with each file's place in the
-/// archive) and the batch that must be made durable.
+/// What one extraction worker staged (with each file's place in the
+/// archive) and the batch holding it.
 type WorkerOutput = (Vec<(usize, FileEntry)>, BlobBatch);
 
 /// An opened, checked ZIP.
@@ -240,34 +240,44 @@ impl Archive {
             })
     }
 
-    /// Stores every file under `root` (the folder holding the manifest) in
-    /// the blob store, on `workers` threads (inflating and hashing are
-    /// CPU-bound); paths in the result are relative to `root`, in archive
-    /// order. Each worker's batch is returned, to be made durable.
+    /// Stages every file under `root` (the folder holding the manifest) in
+    /// `batch`, on `workers` threads (inflating and hashing are CPU-bound);
+    /// paths in the result are relative to `root`, in archive order. The
+    /// files are stored when the caller finishes the batch; when this fails,
+    /// dropping the batch leaves the store as it was.
     pub fn store_files(
         &self,
         root: Option<&PackagePath>,
-        blobs: &store::blob::BlobStore,
+        batch: &mut BlobBatch,
         workers: usize,
         progress: &Progress,
-    ) -> Result<(Vec<FileEntry>, Vec<BlobBatch>), Failure> {
-        let wanted: Vec<(usize, String)> = self
+    ) -> Result<Vec<FileEntry>, Failure> {
+        let mut wanted: Vec<(usize, String)> = self
             .entries
             .iter()
             .enumerate()
             .filter(|(_, e)| !is_noise(&e.path))
             .filter_map(|(at, e)| relative(root, &e.path).map(|path| (at, path)))
             .collect();
+        // Largest first, taken one at a time by whichever worker is free,
+        // so the workers end together.
+        wanted.sort_by_key(|(at, _)| std::cmp::Reverse(self.entries[*at].compressed_size));
         let workers = workers.clamp(1, 8).min(wanted.len().max(1));
+        let next = AtomicUsize::new(0);
+        let failed = AtomicBool::new(false);
         let results: Vec<Result<WorkerOutput, Failure>> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..workers)
-                .map(|worker| {
-                    let mine: Vec<&(usize, String)> =
-                        wanted.iter().skip(worker).step_by(workers).collect();
+                .map(|_| {
                     let runtime = tokio::runtime::Handle::try_current().ok();
+                    let fork = batch.fork();
+                    let (wanted, next, failed) = (&wanted, &next, &failed);
                     scope.spawn(move || {
                         let _entered = runtime.as_ref().map(|r| r.enter());
-                        self.store_some(&mine, blobs.batch(), progress)
+                        let result = self.store_some(wanted, next, failed, fork, progress);
+                        if result.is_err() {
+                            failed.store(true, Ordering::Relaxed);
+                        }
+                        result
                     })
                 })
                 .collect();
@@ -284,13 +294,12 @@ impl Archive {
                 .collect()
         });
         let mut files = Vec::with_capacity(wanted.len());
-        let mut batches = Vec::with_capacity(workers);
         let mut failure = None;
         for result in results {
             match result {
-                Ok((stored, batch)) => {
+                Ok((stored, fork)) => {
                     files.extend(stored);
-                    batches.push(batch);
+                    batch.absorb(fork);
                 }
                 Err(err) => failure = failure.or(Some(err)),
             }
@@ -299,12 +308,16 @@ impl Archive {
             return Err(failure);
         }
         files.sort_unstable_by_key(|(at, _)| *at);
-        Ok((files.into_iter().map(|(_, f)| f).collect(), batches))
+        Ok(files.into_iter().map(|(_, f)| f).collect())
     }
 
+    /// One worker: takes the next entry of `wanted` until there is none
+    /// left or another worker failed.
     fn store_some(
         &self,
-        entries: &[&(usize, String)],
+        wanted: &[(usize, String)],
+        next: &AtomicUsize,
+        failed: &AtomicBool,
         mut batch: BlobBatch,
         progress: &Progress,
     ) -> Result<WorkerOutput, Failure> {
@@ -320,8 +333,14 @@ impl Archive {
                 format!("the ZIP archive is damaged: {e}"),
             )
         })?;
-        let mut stored = Vec::with_capacity(entries.len());
-        for (at, path) in entries {
+        let mut stored = Vec::new();
+        loop {
+            if failed.load(Ordering::Relaxed) {
+                break;
+            }
+            let Some((at, path)) = wanted.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                break;
+            };
             let entry = &self.entries[*at];
             let file = zip
                 .by_index(entry.index)

@@ -26,12 +26,16 @@ use futures::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
 use store::blob::{BlobInfo, BlobKey};
 use store::log::Checkpoint;
-use tokio::io::AsyncWriteExt;
 use tokio::task::JoinHandle;
 
 use crate::platform::Platform;
 pub use archive::{Failure, Limits, Progress};
 use store::commands::CommandError;
+
+/// Body chunks read ahead of the spool writer.
+const SPOOL_CHUNKS_AHEAD: usize = 32;
+/// The spool writer's write size.
+const SPOOL_WRITE: usize = 256 * 1024;
 
 /// Import settings.
 #[derive(Debug, Clone)]
@@ -117,7 +121,9 @@ impl Importer {
     }
 
     /// Writes a body to a spool file next to the blobs, hashing it; refuses
-    /// it past `max_upload` bytes.
+    /// it past `max_upload` bytes. The body is read here while a blocking
+    /// thread hashes and writes what was read (a few chunks behind, so
+    /// memory stays flat).
     pub async fn spool<S, E>(&self, mut body: S) -> Result<Spooled, SpoolError>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
@@ -132,23 +138,52 @@ impl Importer {
             .tempfile_in(&dir)
             .map_err(SpoolError::Io)?;
         let (file, path) = temp.into_parts();
-        let mut file =
-            tokio::io::BufWriter::with_capacity(256 * 1024, tokio::fs::File::from_std(file));
-        let mut hasher = Sha256::new();
-        let mut size = 0u64;
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| SpoolError::Read(e.to_string()))?;
-            size += chunk.len() as u64;
-            if size > self.settings.max_upload {
-                return Err(SpoolError::TooLarge {
-                    limit: self.settings.max_upload,
-                });
+        let (chunks, mut received) = tokio::sync::mpsc::channel::<Bytes>(SPOOL_CHUNKS_AHEAD);
+        let writer = tokio::task::spawn_blocking(move || {
+            use std::io::Write;
+            let mut file = file;
+            let mut hasher = Sha256::new();
+            let mut pending = Vec::with_capacity(SPOOL_WRITE);
+            while let Some(chunk) = received.blocking_recv() {
+                hasher.update(&chunk);
+                if pending.is_empty() && chunk.len() >= SPOOL_WRITE {
+                    file.write_all(&chunk)?;
+                    continue;
+                }
+                pending.extend_from_slice(&chunk);
+                if pending.len() >= SPOOL_WRITE {
+                    file.write_all(&pending)?;
+                    pending.clear();
+                }
             }
-            hasher.update(&chunk);
-            file.write_all(&chunk).await.map_err(SpoolError::Io)?;
+            file.write_all(&pending)?;
+            Ok::<_, std::io::Error>(hasher.finalize())
+        });
+        let mut size = 0u64;
+        let read = async {
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk.map_err(|e| SpoolError::Read(e.to_string()))?;
+                size += chunk.len() as u64;
+                if size > self.settings.max_upload {
+                    return Err(SpoolError::TooLarge {
+                        limit: self.settings.max_upload,
+                    });
+                }
+                if chunks.send(chunk).await.is_err() {
+                    // The writer stopped on an error, reported below.
+                    break;
+                }
+            }
+            Ok(())
         }
-        file.flush().await.map_err(SpoolError::Io)?;
-        let key: BlobKey = hex::encode(hasher.finalize())
+        .await;
+        drop(chunks);
+        let written = writer
+            .await
+            .map_err(|e| SpoolError::Io(std::io::Error::other(e)))?;
+        read?;
+        let digest = written.map_err(SpoolError::Io)?;
+        let key: BlobKey = hex::encode(digest)
             .parse()
             .expect("a sha-256 hex digest is a blob key");
         Ok(Spooled {
@@ -242,7 +277,7 @@ impl Importer {
             None => metadata,
         };
         let deadline = self.settings.timeout;
-        let result = match tokio::time::timeout(deadline, self.process(&spooled, progress)).await {
+        let result = match tokio::time::timeout(deadline, self.process(spooled, progress)).await {
             Ok(result) => result,
             Err(_) => Err(Failure::archive(
                 ArchiveProblem::Interrupted,
@@ -257,22 +292,6 @@ impl Importer {
                     .await;
             }
         };
-        // The upload itself is kept, for download.
-        if let Err(err) = self
-            .platform
-            .blobs
-            .adopt_file(&spooled.path, &spooled.info)
-            .await
-        {
-            let failure = Failure::archive(
-                ArchiveProblem::CorruptZip,
-                "the package could not be stored",
-            );
-            tracing::error!(error = %err, "storing the uploaded package failed");
-            return self
-                .fail(&scope, &metadata, &started.import_id, failure)
-                .await;
-        }
         let recorded = self
             .platform
             .commands
@@ -336,13 +355,14 @@ impl Importer {
             .unwrap_or(0)
     }
 
-    /// The blocking part: open, check, parse, store the files.
+    /// The blocking part: open, check, parse, stage the files and the
+    /// upload itself (kept, for download) in one batch, and store them all
+    /// durably. Nothing is stored unless everything is.
     async fn process(
         &self,
-        spooled: &Spooled,
+        spooled: Spooled,
         progress: Arc<Progress>,
     ) -> Result<ImportedVersion, Failure> {
-        let path: PathBuf = spooled.path.to_path_buf();
         let limits = self.settings.limits.clone();
         let blobs = self.platform.blobs.clone();
         let package = PackageBlob {
@@ -350,6 +370,15 @@ impl Importer {
             size: spooled.info.size,
         };
         tokio::task::spawn_blocking(move || {
+            let unstored = |e: store::StoreError| {
+                tracing::error!(error = %e, "storing the course files failed");
+                Failure::archive(
+                    ArchiveProblem::CorruptZip,
+                    "the course files could not be stored",
+                )
+            };
+            let mut batch = blobs.batch().map_err(unstored)?;
+            let path: PathBuf = spooled.path.to_path_buf();
             if let Some(xml) = bare_xml(&path, limits.manifest_size_limit)? {
                 // A bare cmi5.xml: every AU URL is absolute, there are no files.
                 let options = ImportOptions {
@@ -358,6 +387,10 @@ impl Importer {
                 };
                 let imported = domain::package::import_cmi5_xml(&xml, &options)
                     .map_err(|rejected| rejected_failure(&rejected.report))?;
+                batch
+                    .adopt_blocking(spooled.path, &spooled.info)
+                    .map_err(unstored)?;
+                batch.finish_blocking().map_err(unstored)?;
                 return Ok(ImportedVersion {
                     structure: imported.course,
                     warnings: imported.report.findings,
@@ -381,23 +414,18 @@ impl Importer {
             let workers = std::thread::available_parallelism()
                 .map_or(2, |n| n.get())
                 .min(4);
-            let (files, batches) =
-                archive.store_files(root.as_ref(), &blobs, workers, &progress)?;
-            let stored = phase.elapsed();
-            for batch in batches {
-                batch.finish_blocking().map_err(|e| {
-                    tracing::error!(error = %e, "making the course files durable failed");
-                    Failure::archive(
-                        ArchiveProblem::CorruptZip,
-                        "the course files could not be stored",
-                    )
-                })?;
-            }
+            let files = archive.store_files(root.as_ref(), &mut batch, workers, &progress)?;
+            drop(archive);
+            batch
+                .adopt_blocking(spooled.path, &spooled.info)
+                .map_err(unstored)?;
+            let staged = phase.elapsed();
+            batch.finish_blocking().map_err(unstored)?;
             tracing::info!(
                 files = files.len(),
                 parse_ms = parsed.as_millis(),
-                store_ms = (stored - parsed).as_millis(),
-                sync_ms = (phase.elapsed() - stored).as_millis(),
+                stage_ms = (staged - parsed).as_millis(),
+                sync_ms = (phase.elapsed() - staged).as_millis(),
                 "course files stored"
             );
             Ok(ImportedVersion {

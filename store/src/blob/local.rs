@@ -3,12 +3,20 @@
 //! two-level layout does for small stores, costs more than the files).
 //!
 //! A put writes to `<root>/.tmp`, fsyncs, and renames into place, so a blob
-//! either exists whole or not at all, even across a crash.
+//! either exists whole or not at all, even across a crash. A batch
+//! ([`super::BlobBatch`]) stages many blobs unsynced (small ones in a
+//! dot-named temp file in their own folder, large ones in `.tmp`), makes
+//! them durable together, and only then renames them into place. Temp files
+//! left by a crash are never read (no key starts with a dot).
 
-use std::io::SeekFrom;
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{Read, SeekFrom, Write};
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 
+use sha2::{Digest, Sha256};
+use tempfile::TempPath;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt};
 
 use super::{BlobBody, BlobInfo, BlobKey, copy_hashing};
@@ -34,13 +42,21 @@ impl LocalBlobs {
         })
     }
 
+    pub(super) fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The folder a blob's file is in.
+    pub(super) fn dir_of(&self, key: &BlobKey) -> PathBuf {
+        self.root.join(&key.as_str()[0..2])
+    }
+
     pub(super) fn temp_dir(&self) -> PathBuf {
         self.root.join(".tmp")
     }
 
     pub(super) fn path_of(&self, key: &BlobKey) -> PathBuf {
-        let k = key.as_str();
-        self.root.join(&k[0..2]).join(k)
+        self.dir_of(key).join(key.as_str())
     }
 
     pub(super) async fn put_stream<R: AsyncRead + Unpin + Send>(
@@ -57,7 +73,12 @@ impl LocalBlobs {
             file.sync_all().await?;
             drop(file);
             let target = self.path_of(&info.key);
-            if tokio::fs::try_exists(&target).await? {
+            let whole = match tokio::fs::metadata(&target).await {
+                Ok(meta) => meta.len() == info.size,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+                Err(e) => return Err(e.into()),
+            };
+            if whole {
                 tokio::fs::remove_file(&temp).await?;
             } else {
                 let dir = target.parent().expect("a blob path has a parent");
@@ -74,80 +95,64 @@ impl LocalBlobs {
         stored
     }
 
-    /// Renames `path` (already hashed to `key`) into place, durably.
-    pub(super) async fn adopt_file(&self, path: &Path, key: &BlobKey) -> Result<(), StoreError> {
-        let target = self.path_of(key);
-        if tokio::fs::try_exists(&target).await? {
-            tokio::fs::remove_file(path).await?;
-            return Ok(());
+    /// Whether the blob `info` is in place, whole: its file exists with the
+    /// size the key was computed over (a file cut short by a crash is not).
+    pub(super) fn holds(&self, info: &BlobInfo) -> std::io::Result<bool> {
+        match std::fs::metadata(self.path_of(&info.key)) {
+            Ok(meta) => Ok(meta.len() == info.size),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
         }
-        let dir = target.parent().expect("a blob path has a parent");
-        tokio::fs::create_dir_all(dir).await?;
-        tokio::fs::File::open(path).await?.sync_all().await?;
-        match tokio::fs::rename(path, &target).await {
-            Ok(()) => {}
-            // Another filesystem: copy, then remove the original.
-            Err(e) if e.kind() == std::io::ErrorKind::CrossesDevices => {
-                tokio::fs::copy(path, &target).await?;
-                tokio::fs::File::open(&target).await?.sync_all().await?;
-                tokio::fs::remove_file(path).await?;
-            }
-            Err(e) => return Err(e.into()),
-        }
-        sync_dir(dir).await
     }
 
-    /// Writes a blob from a synchronous reader, without syncing it: the
-    /// caller syncs the returned path (and its directory) later. Returns no
-    /// path when the blob already existed.
-    pub(super) fn put_unsynced(
+    /// Writes a blob from a synchronous reader to a temp file, hashing it,
+    /// through `buffer` (its length is the write size); neither synced nor
+    /// visible under its key until a batch publishes it. A blob that fits in
+    /// `buffer` is hashed before it is written: when it is already stored it
+    /// is not written at all (then there is no temp file), otherwise its
+    /// temp file goes in its own folder, so a batch's files spread over 256
+    /// folders (ext4 allocates a file's inode near its folder's, and one
+    /// folder takes thousands of new files several times slower). Larger
+    /// blobs go to the temp area. `dirs` are the folders known to exist.
+    pub(super) fn stage(
         &self,
-        reader: &mut dyn std::io::Read,
-        known_dirs: &mut std::collections::BTreeSet<PathBuf>,
-    ) -> Result<(super::BlobInfo, Option<PathBuf>), StoreError> {
-        use sha2::{Digest, Sha256};
-        use std::io::Write;
-        let temp = self.temp_dir().join(uuid::Uuid::new_v4().to_string());
-        let written = (|| {
-            let mut file =
-                std::io::BufWriter::with_capacity(256 * 1024, std::fs::File::create(&temp)?);
-            let mut hasher = Sha256::new();
-            let mut buffer = vec![0u8; 128 * 1024];
-            let mut size = 0u64;
-            loop {
-                let n = reader.read(&mut buffer)?;
-                if n == 0 {
-                    break;
-                }
-                hasher.update(&buffer[..n]);
-                file.write_all(&buffer[..n])?;
-                size += n as u64;
-            }
-            file.flush()?;
-            Ok::<_, std::io::Error>(super::BlobInfo {
+        reader: &mut dyn Read,
+        buffer: &mut [u8],
+        dirs: &mut BTreeSet<PathBuf>,
+    ) -> Result<(BlobInfo, Option<TempPath>), StoreError> {
+        let mut hasher = Sha256::new();
+        let mut n = fill(reader, buffer)?;
+        if n < buffer.len() {
+            hasher.update(&buffer[..n]);
+            let info = BlobInfo {
                 key: BlobKey(hex::encode(hasher.finalize())),
-                size,
-            })
-        })();
-        let info = match written {
-            Ok(info) => info,
-            Err(err) => {
-                let _ = std::fs::remove_file(&temp);
-                return Err(err.into());
+                size: n as u64,
+            };
+            if self.holds(&info)? {
+                return Ok((info, None));
             }
+            let dir = self.dir_of(&info.key);
+            if !dirs.contains(&dir) {
+                std::fs::create_dir_all(&dir)?;
+                dirs.insert(dir.clone());
+            }
+            let (mut file, temp) = temp_file(&dir)?;
+            file.write_all(&buffer[..n])?;
+            return Ok((info, Some(temp)));
+        }
+        let (mut file, temp) = temp_file(&self.temp_dir())?;
+        let mut size = 0u64;
+        while n > 0 {
+            hasher.update(&buffer[..n]);
+            file.write_all(&buffer[..n])?;
+            size += n as u64;
+            n = fill(reader, buffer)?;
+        }
+        let info = BlobInfo {
+            key: BlobKey(hex::encode(hasher.finalize())),
+            size,
         };
-        let target = self.path_of(&info.key);
-        if target.exists() {
-            std::fs::remove_file(&temp)?;
-            return Ok((info, None));
-        }
-        let dir = target.parent().expect("a blob path has a parent");
-        if !known_dirs.contains(dir) {
-            std::fs::create_dir_all(dir)?;
-            known_dirs.insert(dir.to_owned());
-        }
-        std::fs::rename(&temp, &target)?;
-        Ok((info, Some(target)))
+        Ok((info, Some(temp)))
     }
 
     pub(super) async fn get(
@@ -190,6 +195,29 @@ impl LocalBlobs {
             Err(e) => Err(e.into()),
         }
     }
+}
+
+/// A new temp file in `dir`, removed when its path is dropped. Its name
+/// starts with a dot, which no key does.
+fn temp_file(dir: &Path) -> std::io::Result<(File, TempPath)> {
+    Ok(tempfile::Builder::new()
+        .prefix(".blob-")
+        .tempfile_in(dir)?
+        .into_parts())
+}
+
+/// Reads into `buffer` until it is full or `reader` ends; returns the bytes read.
+fn fill(reader: &mut dyn Read, buffer: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buffer.len() {
+        match reader.read(&mut buffer[n..]) {
+            Ok(0) => break,
+            Ok(read) => n += read,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
 }
 
 /// The start and length of `range` inside a blob of `size` bytes.

@@ -183,24 +183,14 @@ impl BlobStore {
     }
 
     /// Starts a batch of puts from synchronous readers (for code running on
-    /// a blocking thread, such as ZIP extraction), made durable together by
-    /// [`BlobBatch::finish_blocking`].
-    pub fn batch(&self) -> BlobBatch {
+    /// a blocking thread, such as ZIP extraction), stored and made durable
+    /// together by [`BlobBatch::finish_blocking`].
+    pub fn batch(&self) -> Result<BlobBatch, StoreError> {
         BlobBatch::new(self.clone())
     }
 
-    /// Moves a local file into the store under its content's key, without
-    /// copying it where the backend allows (the local directory on the same
-    /// filesystem); `info` must be the file's key and size.
-    pub async fn adopt_file(&self, path: &Path, info: &BlobInfo) -> Result<(), StoreError> {
-        match self {
-            BlobStore::Local(local) => local.adopt_file(path, &info.key).await,
-            BlobStore::S3(s3) => s3.upload_file(path, info).await,
-        }
-    }
-
     /// A directory for temporary files next to the blobs (on the local
-    /// backend: the same filesystem, so [`adopt_file`](Self::adopt_file)
+    /// backend: the store's own temp area, so [`BlobBatch::adopt_blocking`]
     /// can rename instead of copy).
     pub fn spool_dir(&self) -> PathBuf {
         match self {
