@@ -917,6 +917,9 @@ pub struct DispatchEndpoint {
     pub previous_secret: Option<String>,
     pub previous_secret_expires_at: Option<String>,
     pub failing_since: Option<String>,
+    /// Changes with every change of the endpoint (not with its
+    /// `failing_since`).
+    pub updated_at: String,
 }
 
 /// Endpoints with pending deliveries, due at `now` or not (one index
@@ -939,7 +942,7 @@ pub async fn dispatch_endpoint(
     let row = db
         .fetch_optional(
             sql("SELECT webhook_id, workspace_id, environment, url, enabled, secret, previous_secret, \
-                 previous_secret_expires_at, failing_since FROM webhooks WHERE webhook_id = $1")
+                 previous_secret_expires_at, failing_since, updated_at FROM webhooks WHERE webhook_id = $1")
             .bind(webhook_id),
         )
         .await?;
@@ -962,51 +965,31 @@ pub async fn dispatch_endpoint(
             previous_secret: row.get(6)?,
             previous_secret_expires_at: row.get(7)?,
             failing_since: row.get(8)?,
+            updated_at: row.get(9)?,
         })
     })
     .transpose()
 }
 
-/// The endpoint's pending deliveries that head their subject (no earlier
-/// pending delivery of the same subject) and are due at `now`, in outbox
-/// order.
-pub async fn due_heads(
+/// The endpoint's pending deliveries after outbox position `after_seq`, in
+/// outbox order (the partial index of pending rows): the dispatcher reads
+/// its outbox a window at a time and keeps each subject's order itself.
+pub async fn pending_after(
     db: &Database,
     webhook_id: &str,
-    now: &DateTime<Utc>,
+    after_seq: i64,
     limit: u32,
 ) -> Result<Vec<DeliveryRow>, StoreError> {
     let rows = db
         .fetch_all(
             sql(format!(
-                "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d \
-                 WHERE d.webhook_id = $1 AND d.state = 'pending' AND d.next_attempt_at <= $2 \
-                 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e WHERE e.webhook_id = d.webhook_id \
-                   AND e.subject = d.subject AND e.state = 'pending' AND e.seq < d.seq) \
-                 ORDER BY d.seq LIMIT $3"
+                "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries \
+                 WHERE webhook_id = $1 AND state = 'pending' AND seq > $2 ORDER BY seq LIMIT $3"
             ))
             .bind(webhook_id)
-            .bind(timestamp(now))
+            .bind(after_seq)
             .bind(i64::from(limit)),
         )
         .await?;
     rows.iter().map(delivery_row).collect()
-}
-
-/// When the endpoint's next pending delivery that heads its subject is
-/// due; `None` when nothing is pending.
-pub async fn next_due(db: &Database, webhook_id: &str) -> Result<Option<String>, StoreError> {
-    let row = db
-        .fetch_optional(
-            sql("SELECT min(d.next_attempt_at) FROM webhook_deliveries d \
-                 WHERE d.webhook_id = $1 AND d.state = 'pending' \
-                 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e WHERE e.webhook_id = d.webhook_id \
-                   AND e.subject = d.subject AND e.state = 'pending' AND e.seq < d.seq)")
-            .bind(webhook_id),
-        )
-        .await?;
-    match row {
-        Some(row) => row.get(0),
-        None => Ok(None),
-    }
 }
