@@ -593,7 +593,17 @@ impl Inner {
                 .collect(),
         }];
         let log = self.log.clone();
-        let handle = tokio::spawn(async move { log.append(appends).await });
+        let count = attempts.len();
+        let handle = tokio::spawn(async move {
+            let started = Instant::now();
+            let appended = log.append(appends).await;
+            tracing::debug!(
+                attempts = count,
+                micros = started.elapsed().as_micros() as u64,
+                "webhook attempts recorded"
+            );
+            appended
+        });
         (attempts, handle)
     }
 
