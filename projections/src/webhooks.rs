@@ -54,7 +54,16 @@ impl Projection for WebhooksView {
     ) -> Result<(), ProjectionError> {
         let mut subscribed: std::collections::HashMap<String, bool> =
             std::collections::HashMap::new();
+        // Consecutive attempts are applied together (they have no public
+        // form and change no endpoint's subscriptions).
+        let mut attempts: Vec<&DeliveryEvent> = Vec::new();
         for envelope in envelopes {
+            if let Event::WebhookDelivery(event) = &envelope.event {
+                attempts.push(event);
+                continue;
+            }
+            apply_attempts(tx, &attempts).await?;
+            attempts.clear();
             if let Event::LrsStatement(_) = &envelope.event {
                 let Some(workspace_id) = envelope.record.metadata.workspace_id else {
                     continue;
@@ -85,6 +94,7 @@ impl Projection for WebhooksView {
             }
             self.apply(tx, envelope).await?;
         }
+        apply_attempts(tx, &attempts).await?;
         Ok(())
     }
 
@@ -412,11 +422,7 @@ async fn apply_attempt(tx: &mut Tx, event: &DeliveryEvent) -> Result<(), StoreEr
     } = event;
     let attempted_at = timestamp(attempted_at);
     let next = next_attempt_at.as_ref().map(timestamp);
-    let state = match outcome {
-        Outcome::Succeeded => SUCCEEDED,
-        Outcome::Retrying => PENDING,
-        Outcome::GaveUp => FAILED,
-    };
+    let state = state_after(*outcome);
     // One statement (SQLite runs the three in one call, PostgreSQL as one
     // statement with data-modifying CTEs): this is the hot path of a
     // dispatcher. A record of an attempt already applied (a double send
@@ -458,6 +464,203 @@ async fn apply_attempt(tx: &mut Tx, event: &DeliveryEvent) -> Result<(), StoreEr
     )
     .await?;
     Ok(())
+}
+
+/// Attempts per multi-row statement.
+const ATTEMPT_ROWS: usize = 200;
+
+/// Applies a run of consecutive attempt events with a few multi-row
+/// statements (an `INSERT` of the attempts and an `UPDATE … FROM (VALUES …)`
+/// of their deliveries per [`ATTEMPT_ROWS`], one endpoint update per
+/// endpoint), leaving the rows [`apply_attempt`] one at a time would. A run
+/// in which a delivery appears twice (a double record after a lost lock) is
+/// applied one at a time.
+async fn apply_attempts(tx: &mut Tx, run: &[&DeliveryEvent]) -> Result<(), StoreError> {
+    match run {
+        [] => return Ok(()),
+        [one] => return apply_attempt(tx, one).await,
+        _ => {}
+    }
+    let mut seen = std::collections::HashSet::with_capacity(run.len());
+    if !run.iter().all(|event| seen.insert(event.delivery_id())) {
+        for event in run {
+            apply_attempt(tx, event).await?;
+        }
+        return Ok(());
+    }
+    for chunk in run.chunks(ATTEMPT_ROWS) {
+        let mut insert = String::from(
+            "INSERT INTO webhook_attempts (delivery_id, attempt, webhook_id, request_id, status, \
+             latency_ms, error, outcome, next_attempt_at, attempted_at) VALUES ",
+        );
+        let mut update_rows = String::new();
+        let mut inserted = Vec::with_capacity(chunk.len() * 10);
+        let mut updated = Vec::with_capacity(chunk.len() * 7);
+        for (i, event) in chunk.iter().enumerate() {
+            let DeliveryEvent::WebhookDeliveryAttempted {
+                delivery_id,
+                webhook_id,
+                attempt,
+                request_id,
+                status,
+                latency_ms,
+                error,
+                outcome,
+                next_attempt_at,
+                attempted_at,
+            } = event;
+            let attempted_at = timestamp(attempted_at);
+            let next = next_attempt_at.as_ref().map(timestamp);
+            let status = status.map(i64::from);
+            if i > 0 {
+                insert.push_str(", ");
+                update_rows.push_str(", ");
+            }
+            let base = i * 10;
+            insert.push('(');
+            insert.push_str(
+                &(1..=10)
+                    .map(|n| format!("${}", base + n))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            );
+            insert.push(')');
+            inserted.extend([
+                store::db::Value::from(delivery_id),
+                i64::from(*attempt).into(),
+                webhook_id.into(),
+                request_id.into(),
+                status.into(),
+                (*latency_ms as i64).into(),
+                error.clone().into(),
+                outcome.as_str().into(),
+                next.clone().into(),
+                attempted_at.clone().into(),
+            ]);
+            let base = i * 7;
+            update_rows.push('(');
+            update_rows.push_str(
+                &(1..=7)
+                    .map(|n| format!("${}", base + n))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            );
+            update_rows.push(')');
+            updated.extend([
+                store::db::Value::from(delivery_id),
+                i64::from(*attempt).into(),
+                state_after(*outcome).into(),
+                next.into(),
+                attempted_at.into(),
+                status.into(),
+                error.clone().into(),
+            ]);
+        }
+        insert.push_str(" ON CONFLICT (delivery_id, attempt) DO NOTHING");
+        let mut query = sql(insert);
+        for value in inserted {
+            query = query.bind(value);
+        }
+        tx.execute(query).await?;
+        // The same rules as `apply_attempt`'s, a row of `v` per attempt
+        // (VALUES columns are `column1`… on both backends).
+        let mut query = sql(format!(
+            "UPDATE webhook_deliveries SET attempts = v.column2, \
+             state = CASE WHEN webhook_deliveries.state = 'cancelled' AND v.column3 <> 'succeeded' \
+               THEN webhook_deliveries.state ELSE v.column3 END, \
+             next_attempt_at = CASE WHEN webhook_deliveries.state = 'cancelled' AND v.column3 <> 'succeeded' \
+               THEN NULL ELSE v.column4 END, \
+             first_attempted_at = coalesce(webhook_deliveries.first_attempted_at, v.column5), \
+             last_attempted_at = v.column5, last_status = v.column6, last_error = v.column7 \
+             FROM (VALUES {update_rows}) AS v \
+             WHERE webhook_deliveries.delivery_id = v.column1 AND webhook_deliveries.attempts < v.column2"
+        ));
+        for value in updated {
+            query = query.bind(value);
+        }
+        tx.execute(query).await?;
+    }
+    // Each endpoint's `failing_since` after the run, in one statement.
+    for (webhook_id, after) in failing_since_after(run) {
+        let query = match after {
+            FailingSince::Cleared => sql(
+                "UPDATE webhooks SET failing_since = NULL \
+                 WHERE webhook_id = $1 AND failing_since IS NOT NULL",
+            )
+            .bind(webhook_id),
+            FailingSince::Since(at) => {
+                sql("UPDATE webhooks SET failing_since = $2 WHERE webhook_id = $1")
+                    .bind(webhook_id)
+                    .bind(at)
+            }
+            FailingSince::SinceIfNone(at) => sql(
+                "UPDATE webhooks SET failing_since = $2 WHERE webhook_id = $1 AND failing_since IS NULL",
+            )
+            .bind(webhook_id)
+            .bind(at),
+        };
+        tx.execute(query).await?;
+    }
+    Ok(())
+}
+
+/// What a run of attempts does to an endpoint's `failing_since`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum FailingSince {
+    /// It ended with a success: none.
+    Cleared,
+    /// A success, then failures from this time.
+    Since(String),
+    /// Only failures, from this time: kept if the endpoint failed already.
+    SinceIfNone(String),
+}
+
+/// Each endpoint of the run (in order of appearance) and its
+/// `failing_since` after the run, as applying the attempts one by one
+/// leaves it: a success clears it, the first failure after sets it.
+fn failing_since_after(run: &[&DeliveryEvent]) -> Vec<(String, FailingSince)> {
+    let mut out: Vec<(String, bool, Option<String>)> = Vec::new();
+    for event in run {
+        let DeliveryEvent::WebhookDeliveryAttempted {
+            webhook_id,
+            outcome,
+            attempted_at,
+            ..
+        } = event;
+        let index = match out.iter().position(|(id, ..)| id == webhook_id) {
+            Some(index) => index,
+            None => {
+                out.push((webhook_id.clone(), false, None));
+                out.len() - 1
+            }
+        };
+        let (_, succeeded, since) = &mut out[index];
+        if *outcome == Outcome::Succeeded {
+            *succeeded = true;
+            *since = None;
+        } else if since.is_none() {
+            *since = Some(timestamp(attempted_at));
+        }
+    }
+    out.into_iter()
+        .filter_map(|(id, succeeded, since)| {
+            let after = match (succeeded, since) {
+                (true, None) => FailingSince::Cleared,
+                (true, Some(at)) => FailingSince::Since(at),
+                (false, Some(at)) => FailingSince::SinceIfNone(at),
+                (false, None) => return None,
+            };
+            Some((id, after))
+        })
+        .collect()
+}
+
+fn state_after(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Succeeded => SUCCEEDED,
+        Outcome::Retrying => PENDING,
+        Outcome::GaveUp => FAILED,
+    }
 }
 
 fn types_json(types: &[String]) -> String {
@@ -714,6 +917,9 @@ pub struct DispatchEndpoint {
     pub previous_secret: Option<String>,
     pub previous_secret_expires_at: Option<String>,
     pub failing_since: Option<String>,
+    /// Changes with every change of the endpoint (not with its
+    /// `failing_since`).
+    pub updated_at: String,
 }
 
 /// Endpoints with pending deliveries, due at `now` or not (one index
@@ -736,7 +942,7 @@ pub async fn dispatch_endpoint(
     let row = db
         .fetch_optional(
             sql("SELECT webhook_id, workspace_id, environment, url, enabled, secret, previous_secret, \
-                 previous_secret_expires_at, failing_since FROM webhooks WHERE webhook_id = $1")
+                 previous_secret_expires_at, failing_since, updated_at FROM webhooks WHERE webhook_id = $1")
             .bind(webhook_id),
         )
         .await?;
@@ -759,51 +965,31 @@ pub async fn dispatch_endpoint(
             previous_secret: row.get(6)?,
             previous_secret_expires_at: row.get(7)?,
             failing_since: row.get(8)?,
+            updated_at: row.get(9)?,
         })
     })
     .transpose()
 }
 
-/// The endpoint's pending deliveries that head their subject (no earlier
-/// pending delivery of the same subject) and are due at `now`, in outbox
-/// order.
-pub async fn due_heads(
+/// The endpoint's pending deliveries after outbox position `after_seq`, in
+/// outbox order (the partial index of pending rows): the dispatcher reads
+/// its outbox a window at a time and keeps each subject's order itself.
+pub async fn pending_after(
     db: &Database,
     webhook_id: &str,
-    now: &DateTime<Utc>,
+    after_seq: i64,
     limit: u32,
 ) -> Result<Vec<DeliveryRow>, StoreError> {
     let rows = db
         .fetch_all(
             sql(format!(
-                "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d \
-                 WHERE d.webhook_id = $1 AND d.state = 'pending' AND d.next_attempt_at <= $2 \
-                 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e WHERE e.webhook_id = d.webhook_id \
-                   AND e.subject = d.subject AND e.state = 'pending' AND e.seq < d.seq) \
-                 ORDER BY d.seq LIMIT $3"
+                "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries \
+                 WHERE webhook_id = $1 AND state = 'pending' AND seq > $2 ORDER BY seq LIMIT $3"
             ))
             .bind(webhook_id)
-            .bind(timestamp(now))
+            .bind(after_seq)
             .bind(i64::from(limit)),
         )
         .await?;
     rows.iter().map(delivery_row).collect()
-}
-
-/// When the endpoint's next pending delivery that heads its subject is
-/// due; `None` when nothing is pending.
-pub async fn next_due(db: &Database, webhook_id: &str) -> Result<Option<String>, StoreError> {
-    let row = db
-        .fetch_optional(
-            sql("SELECT min(d.next_attempt_at) FROM webhook_deliveries d \
-                 WHERE d.webhook_id = $1 AND d.state = 'pending' \
-                 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e WHERE e.webhook_id = d.webhook_id \
-                   AND e.subject = d.subject AND e.state = 'pending' AND e.seq < d.seq)")
-            .bind(webhook_id),
-        )
-        .await?;
-    match row {
-        Some(row) => row.get(0),
-        None => Ok(None),
-    }
 }

@@ -78,11 +78,13 @@ async fn run(backend: &str, db: TestDb) {
     }
     let platform = &app.state.platform;
     let scope = Scope::new(ws.id.parse().unwrap(), Environment::Live);
-    queue_events(&app, scope).await;
-    let head = platform.log.head().await.unwrap();
+    // Wait for the last append itself: on PostgreSQL `head()` may still lag
+    // behind it (an older transaction open), and the count below would
+    // find the outbox short.
+    let last = queue_events(&app, scope).await;
     platform
         .projections
-        .wait_all(head, Duration::from_secs(120))
+        .wait_all(last, Duration::from_secs(120))
         .await
         .unwrap();
     let deliveries = EVENTS * ENDPOINTS;
@@ -165,9 +167,11 @@ async fn run(backend: &str, db: TestDb) {
     app.stop().await;
 }
 
-/// Appends the events: API keys created in `SUBJECTS` streams, round robin.
-async fn queue_events(app: &TestApp, scope: Scope) {
+/// Appends the events: API keys created in `SUBJECTS` streams, round robin;
+/// returns the checkpoint of the last one.
+async fn queue_events(app: &TestApp, scope: Scope) -> store::log::Checkpoint {
     let log = &app.state.platform.log;
+    let mut last = store::log::Checkpoint::START;
     for chunk in 0..EVENTS / 100 {
         let mut appends: Vec<StreamAppend> = (0..SUBJECTS)
             .map(|s| StreamAppend {
@@ -192,8 +196,10 @@ async fn queue_events(app: &TestApp, scope: Scope) {
                 metadata: EventMetadata::scoped(scope).with_actor("bench"),
             });
         }
-        log.append(appends).await.unwrap();
+        let appended = log.append(appends).await.unwrap();
+        last = last.max(appended.last().expect("events were appended"));
     }
+    last
 }
 
 async fn count(app: &TestApp, state: &str) -> usize {

@@ -2,25 +2,33 @@
 //! attempt in the log.
 //!
 //! A supervisor starts one worker per endpoint with pending deliveries. A
-//! worker sends the due deliveries that head their subject (so one
-//! subject's events arrive in order), up to the concurrency setting at once,
-//! then appends one `WebhookDeliveryAttempted` per delivery in a single
-//! append to the endpoint's delivery log. It
-//! does not wait for the view to apply them: it remembers what it recorded
-//! and skips those deliveries (and so their subjects) until the view shows
-//! them, while other subjects go on. The attempt event carries the retry
-//! decision ([`record_attempt`]), so the schedule is in the log.
+//! worker reads its endpoint's pending deliveries a window at a time (in
+//! outbox order, each body rendered once from the log) and keeps every
+//! subject's queue itself: it sends the due deliveries that head their
+//! subject, up to the concurrency setting at once, and records what was
+//! sent as `WebhookDeliveryAttempted` events, all the attempts finished
+//! since the last append in one append to the endpoint's delivery log. A
+//! subject's next delivery goes out once the attempt before it is in the
+//! log (not once the view shows it): the worker applies its own records to
+//! its queues. The attempt event carries the retry decision
+//! ([`record_attempt`]), so the schedule is in the log.
+//!
+//! The view stays the truth: a worker starts (and starts again after an
+//! error, an endpoint change or disabling its endpoint) by waiting until
+//! the view shows the whole log, its own records included, then reads the
+//! outbox afresh.
 //!
 //! At-least-once: a crash between a send and its append loses the record,
 //! not the delivery, which is sent again. On PostgreSQL each endpoint is
 //! dispatched by one process at a time, under a session advisory lock held
 //! on one dedicated connection per process; a worker checks that the
-//! session is alive before each send, and stops when it is lost.
+//! session is alive before it sends, and stops when it is lost.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use domain::events::{Event, EventMetadata};
 use domain::webhook::WebhookCommand;
@@ -28,13 +36,17 @@ use domain::webhook::catalogue::{Payload, public_event, timestamp};
 use domain::webhook::delivery::{
     self, AttemptResult, DeliveryEvent, Outcome, RetryPolicy, record_attempt,
 };
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
+use projections::Projections;
 use projections::webhooks::{self as view, DeliveryRow, DispatchEndpoint};
-use projections::{Projections, Status};
 use sqlx::Connection;
 use store::StoreError;
 use store::db::Database;
 use store::log::{
-    AppendError, Checkpoint, EventLog, ExpectedVersion, NewEvent, RecordedEvent, StreamAppend,
+    AppendError, Appended, Checkpoint, EventLog, ExpectedVersion, NewEvent, RecordedEvent,
+    StreamAppend,
 };
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
@@ -49,10 +61,18 @@ use store::commands::Commands;
 /// How often the supervisor and idle workers look at the outbox when
 /// nothing woke them (another process may run the view on PostgreSQL).
 const POLL: Duration = Duration::from_millis(500);
-/// The longest a worker waits for the view to apply its own attempts.
+/// The least time between two looks of the supervisor at the outbox: the
+/// view moves with every batch of attempts.
+const SCAN_GAP: Duration = Duration::from_millis(20);
+/// The longest a worker waits for the view to show the log.
 const VIEW_WAIT: Duration = Duration::from_secs(30);
 /// The view this dispatcher reads.
 const VIEW: &str = "webhooks";
+/// Pending deliveries a worker holds at most; it reads more when it holds
+/// fewer than half.
+const WINDOW: usize = 1024;
+/// Appends of attempt records one worker may have in flight at once.
+const MAX_APPENDING: usize = 2;
 
 /// Sends webhooks; cheap to clone.
 #[derive(Clone)]
@@ -71,100 +91,130 @@ struct Inner {
     locks: Locks,
 }
 
-/// Appends of attempt records one worker may have in flight at once.
-const MAX_APPENDING: usize = 4;
+/// A pending delivery a worker holds.
+struct Queued {
+    row: DeliveryRow,
+    /// The body, rendered once; why not, when the event cannot be.
+    body: Result<Bytes, String>,
+    due: DateTime<Utc>,
+    first_attempted_at: Option<DateTime<Utc>>,
+}
 
-type Appending = JoinHandle<(Vec<String>, Result<store::log::Appended, AppendError>)>;
+/// One attempt, sent, waiting to be recorded.
+struct Sent {
+    subject: String,
+    event: DeliveryEvent,
+    scope: domain::tenancy::Scope,
+}
 
-/// What one endpoint's worker remembers between its steps.
+type Appending = JoinHandle<Result<Appended, AppendError>>;
+
+/// What a run has sent and not yet seen recorded.
 #[derive(Default)]
-struct WorkerState {
-    /// Deliveries whose last attempt is being recorded (`None`) or was
-    /// recorded at a checkpoint the view may not show yet.
-    unseen: HashMap<String, Option<Checkpoint>>,
-    /// Appends of attempt records in flight, oldest first.
-    appending: std::collections::VecDeque<Appending>,
+struct InFlight {
+    sends: FuturesUnordered<BoxFuture<'static, Sent>>,
+    /// Sent, waiting for an append.
+    ready: Vec<Sent>,
+    /// Appends in flight, oldest first, with their attempts.
+    appending: VecDeque<(Vec<Sent>, Appending)>,
 }
 
-impl WorkerState {
-    /// Takes in the appends that have finished. `Ok(true)`: one was refused
-    /// because another process recorded first, so read the view afresh.
-    fn collect(&mut self) -> anyhow::Result<bool> {
-        let mut conflict = false;
-        while self.appending.front().is_some_and(JoinHandle::is_finished) {
-            conflict |= self.finish_front_now()?;
-        }
-        Ok(conflict)
+/// A worker's copy of its endpoint's outbox: a prefix, in outbox order, of
+/// the pending deliveries, less those it settled since, by subject.
+#[derive(Default)]
+struct Outbox {
+    subjects: HashMap<String, VecDeque<Queued>>,
+    /// Subjects whose head is being sent or recorded.
+    busy: HashSet<String>,
+    /// Every pending delivery up to this outbox position is held.
+    loaded_to: i64,
+    /// The last read found the end of the outbox.
+    exhausted: bool,
+    len: usize,
+}
+
+impl Outbox {
+    fn push(&mut self, queued: Queued) {
+        self.loaded_to = self.loaded_to.max(queued.row.seq);
+        self.len += 1;
+        self.subjects
+            .entry(queued.row.subject.clone())
+            .or_default()
+            .push_back(queued);
     }
 
-    fn finish_front_now(&mut self) -> anyhow::Result<bool> {
-        let handle = self.appending.pop_front().expect("checked");
-        let outcome = futures::FutureExt::now_or_never(handle).expect("finished");
-        self.take(outcome)
+    /// The due heads of subjects that are not busy, oldest first.
+    fn due_heads(&self, now: DateTime<Utc>, limit: usize) -> Vec<&Queued> {
+        let mut heads: Vec<&Queued> = self
+            .subjects
+            .iter()
+            .filter(|(subject, _)| !self.busy.contains(*subject))
+            .filter_map(|(_, queue)| queue.front())
+            .filter(|head| head.due <= now)
+            .collect();
+        heads.sort_unstable_by_key(|head| head.row.seq);
+        heads.truncate(limit);
+        heads
     }
 
-    /// Waits for the oldest append; `Ok(true)` on a conflict.
-    async fn next(&mut self) -> anyhow::Result<bool> {
-        let Some(handle) = self.appending.pop_front() else {
-            return Ok(false);
-        };
-        let outcome = handle.await;
-        self.take(outcome)
+    /// When the next head that is not busy falls due.
+    fn next_due(&self) -> Option<DateTime<Utc>> {
+        self.subjects
+            .iter()
+            .filter(|(subject, _)| !self.busy.contains(*subject))
+            .filter_map(|(_, queue)| queue.front())
+            .map(|head| head.due)
+            .min()
     }
 
-    async fn drain_all(&mut self) -> anyhow::Result<()> {
-        let mut result = Ok(());
-        while !self.appending.is_empty() {
-            if let Err(err) = self.next().await {
-                result = Err(err);
+    /// Applies attempts now in the log, as the view will: a settled
+    /// delivery leaves its subject's queue, a retried one waits there.
+    fn recorded(&mut self, attempts: &[Sent]) {
+        for sent in attempts {
+            self.busy.remove(&sent.subject);
+            let Some(queue) = self.subjects.get_mut(&sent.subject) else {
+                continue;
+            };
+            let DeliveryEvent::WebhookDeliveryAttempted {
+                delivery_id,
+                attempt,
+                outcome,
+                next_attempt_at,
+                attempted_at,
+                ..
+            } = &sent.event;
+            let Some(head) = queue.front_mut() else {
+                continue;
+            };
+            if head.row.delivery_id != *delivery_id {
+                continue;
             }
-        }
-        result
-    }
-
-    fn take(
-        &mut self,
-        outcome: Result<
-            (Vec<String>, Result<store::log::Appended, AppendError>),
-            tokio::task::JoinError,
-        >,
-    ) -> anyhow::Result<bool> {
-        let (ids, appended) = outcome?;
-        match appended {
-            Ok(appended) => {
-                // One event per delivery, in the order given.
-                for (id, checkpoint) in ids.into_iter().zip(appended.checkpoints) {
-                    self.unseen.insert(id, Some(checkpoint));
+            match (outcome, next_attempt_at) {
+                (Outcome::Retrying, Some(next)) => {
+                    head.row.attempts = i64::from(*attempt);
+                    head.first_attempted_at.get_or_insert(*attempted_at);
+                    head.due = *next;
                 }
-                Ok(false)
-            }
-            Err(AppendError::Conflict { stream_id, .. }) => {
-                tracing::warn!(stream_id, "a delivery attempt was recorded elsewhere");
-                for id in ids {
-                    self.unseen.remove(&id);
+                _ => {
+                    queue.pop_front();
+                    self.len -= 1;
+                    if queue.is_empty() {
+                        self.subjects.remove(&sent.subject);
+                    }
                 }
-                Ok(true)
-            }
-            Err(AppendError::Store(err)) => {
-                // Not recorded: those deliveries will be sent again.
-                for id in ids {
-                    self.unseen.remove(&id);
-                }
-                Err(err.into())
             }
         }
     }
 }
 
-#[derive(Debug)]
-enum Step {
-    /// Did something; look again at once, after the view shows this
-    /// checkpoint if there is one (`START`: the whole log).
-    Sent(Option<Checkpoint>),
-    /// Nothing due before this time.
-    Idle(DateTime<Utc>),
-    /// Nothing pending.
+/// Why a worker's run ended.
+enum Exit {
+    /// Nothing is pending.
     Done,
+    /// Stopped, or the endpoint's lock is lost.
+    Stopped,
+    /// Read the outbox afresh once the view shows the log.
+    Reload,
 }
 
 impl Dispatcher {
@@ -175,6 +225,7 @@ impl Dispatcher {
                 pool: pool.clone(),
                 schema: schema.clone(),
                 session: Mutex::new(None),
+                answered: std::sync::Mutex::new(None),
             }),
             Database::Sqlite { .. } => Locks::Local,
         };
@@ -249,7 +300,12 @@ impl Inner {
             }
             tokio::select! {
                 () = shutdown.cancelled() => break,
-                _ = view.changed() => {}
+                _ = view.changed() => {
+                    tokio::select! {
+                        () = shutdown.cancelled() => break,
+                        () = tokio::time::sleep(SCAN_GAP) => {}
+                    }
+                }
                 () = tokio::time::sleep(POLL) => {}
             }
         }
@@ -259,223 +315,342 @@ impl Inner {
     }
 
     async fn work(self: Arc<Self>, id: String, stop: CancellationToken, lost: CancellationToken) {
-        let mut view = self
-            .projections
-            .watch(VIEW)
-            .expect("the webhooks projection is registered");
-        // Whatever was recorded before this worker took over must be in the
-        // view, or a delivery could be sent again needlessly. After that the
-        // worker keeps the attempts it is recording or recorded that the
-        // view does not show yet (`unseen`), and never sends those
-        // deliveries again before the view shows them; other subjects go on
-        // meanwhile, while earlier batches are being appended.
-        let mut barrier = Some(Checkpoint::START);
-        let mut state = WorkerState::default();
         let mut failures = 0u32;
+        // The last attempt this worker recorded.
+        let mut recorded = Checkpoint::START;
         loop {
             if stop.is_cancelled() || lost.is_cancelled() {
                 break;
             }
-            let step = if let Some(checkpoint) = barrier {
-                match state.drain_all().await {
-                    Ok(()) => self.settle(checkpoint).await.map(|()| {
-                        barrier = None;
-                        state.unseen.clear();
-                        Step::Sent(None)
-                    }),
-                    Err(err) => Err(err),
-                }
-            } else {
-                self.step(&id, &lost, &mut state).await
-            };
-            let wait = match step {
-                Ok(Step::Sent(checkpoint)) => {
+            let wait = match self.run(&id, (&stop, &lost), &mut recorded).await {
+                Ok(Exit::Done | Exit::Stopped) => break,
+                Ok(Exit::Reload) => {
                     failures = 0;
-                    barrier = checkpoint;
                     continue;
-                }
-                Ok(Step::Done) => break,
-                Ok(Step::Idle(until)) => {
-                    failures = 0;
-                    (until - Utc::now())
-                        .to_std()
-                        .unwrap_or(Duration::ZERO)
-                        .min(POLL)
                 }
                 Err(err) => {
                     failures += 1;
                     tracing::warn!(error = %err, "webhook dispatch failed, retrying");
-                    barrier = Some(Checkpoint::START);
                     Duration::from_millis(200 * 2u64.pow(failures.min(5)))
                 }
             };
             tokio::select! {
                 () = stop.cancelled() => break,
                 () = lost.cancelled() => break,
-                _ = view.changed() => {}
                 () = tokio::time::sleep(wait) => {}
             }
         }
-        // Records in flight are kept: they are the attempts already sent.
-        let _ = state.drain_all().await;
+        // Whoever sends this endpoint next reads the view: it must show
+        // every attempt recorded here first.
+        // (On shutdown the view stops too; the next process starts from the
+        // log's head.)
+        if recorded > Checkpoint::START {
+            tokio::select! {
+                waited = self.projections.wait_for(VIEW, recorded, VIEW_WAIT) => {
+                    if let Err(err) = waited {
+                        tracing::warn!(error = %err, "the webhooks view did not show the attempts recorded");
+                    }
+                }
+                () = stop.cancelled() => {}
+            }
+        }
         self.locks.unlock(&id).await;
     }
 
-    /// Waits until the view shows `checkpoint`, or the whole log when it
-    /// is the start.
-    async fn settle(&self, checkpoint: Checkpoint) -> anyhow::Result<()> {
-        let checkpoint = if checkpoint == Checkpoint::START {
-            self.log.head().await?
-        } else {
-            checkpoint
+    /// One run of a worker, from the view: waits until the view shows the
+    /// log (whatever was recorded before must be in it, or a delivery
+    /// could be sent again needlessly), reads the outbox, sends and
+    /// records. Whatever it sent is recorded before it returns.
+    async fn run(
+        self: &Arc<Self>,
+        id: &str,
+        (stop, lost): (&CancellationToken, &CancellationToken),
+        recorded: &mut Checkpoint,
+    ) -> anyhow::Result<Exit> {
+        // On PostgreSQL the head may lag behind this worker's own appends
+        // (an older transaction still open): wait for those too.
+        let head = self.log.head().await?.max(*recorded);
+        self.projections.wait_for(VIEW, head, VIEW_WAIT).await?;
+        let Some(endpoint) = view::dispatch_endpoint(&self.db, id).await? else {
+            return Ok(Exit::Done);
         };
-        self.projections
-            .wait_for(VIEW, checkpoint, VIEW_WAIT)
-            .await?;
+        let mut endpoint = Arc::new(endpoint);
+        let mut flight = InFlight::default();
+        let result = self
+            .pump(&mut endpoint, (stop, lost), &mut flight, recorded)
+            .await;
+        let InFlight {
+            mut sends,
+            mut ready,
+            mut appending,
+        } = flight;
+        // Records in flight are kept: they are the attempts already sent.
+        while let Some(sent) = sends.next().await {
+            ready.push(sent);
+        }
+        if !ready.is_empty() {
+            appending.push_back(self.record(std::mem::take(&mut ready)));
+        }
+        for (_, handle) in appending {
+            match handle.await {
+                Ok(Ok(appended)) => {
+                    *recorded = (*recorded).max(appended.last().unwrap_or_default())
+                }
+                Ok(Err(err)) => {
+                    tracing::warn!(error = %err, "webhook attempts not recorded; they will be sent again");
+                }
+                Err(err) => tracing::warn!(error = %err, "webhook attempts not recorded"),
+            }
+        }
+        result
+    }
+
+    async fn pump(
+        self: &Arc<Self>,
+        endpoint: &mut Arc<DispatchEndpoint>,
+        (stop, lost): (&CancellationToken, &CancellationToken),
+        flight: &mut InFlight,
+        recorded: &mut Checkpoint,
+    ) -> anyhow::Result<Exit> {
+        let InFlight {
+            sends,
+            ready,
+            appending,
+        } = flight;
+        let mut view = self
+            .projections
+            .watch(VIEW)
+            .expect("the webhooks projection is registered");
+        view.borrow_and_update();
+        let concurrency = self.settings.concurrency;
+        let mut outbox = Outbox::default();
+        // Whether the view moved since the endpoint was read.
+        let mut moved = false;
+        loop {
+            if stop.is_cancelled() || lost.is_cancelled() {
+                return Ok(Exit::Stopped);
+            }
+            // What was recorded: the next delivery of each subject may go.
+            while appending
+                .front()
+                .is_some_and(|(_, handle)| handle.is_finished())
+            {
+                let (attempts, handle) = appending.pop_front().expect("checked");
+                let outcome = futures::FutureExt::now_or_never(handle).expect("finished");
+                take_record(&mut outbox, &attempts, outcome, recorded)?;
+            }
+            // The view moved: the endpoint may have changed, deliveries
+            // may have been queued.
+            if moved || view.has_changed().unwrap_or(true) {
+                moved = false;
+                view.borrow_and_update();
+                let Some(fresh) = view::dispatch_endpoint(&self.db, &endpoint.webhook_id).await?
+                else {
+                    return Ok(Exit::Reload);
+                };
+                if fresh.updated_at != endpoint.updated_at {
+                    // Changed (disabled, deleted, rotated…): start afresh.
+                    return Ok(Exit::Reload);
+                }
+                *endpoint = Arc::new(fresh);
+                outbox.exhausted = false;
+            }
+            let now = Utc::now();
+            if endpoint.enabled
+                && let Some(since) = endpoint.failing_since.as_deref().and_then(parse_time)
+                && now - since >= self.policy.window()
+            {
+                self.disable(endpoint, since).await?;
+                return Ok(Exit::Reload);
+            }
+            if !outbox.exhausted && outbox.len < WINDOW / 2 {
+                let limit = WINDOW - outbox.len;
+                self.load(endpoint, &mut outbox, limit).await?;
+            }
+            let free = concurrency.saturating_sub(sends.len());
+            if free > 0 {
+                let heads = outbox.due_heads(now, free);
+                if !heads.is_empty() {
+                    if !self.locks.alive(lost).await {
+                        return Ok(Exit::Stopped);
+                    }
+                    let secrets: Arc<Vec<String>> = Arc::new(valid_secrets(endpoint, now));
+                    let mut started = Vec::with_capacity(heads.len());
+                    for head in heads {
+                        started.push(head.row.subject.clone());
+                        sends.push(self.send(endpoint.clone(), secrets.clone(), head));
+                    }
+                    outbox.busy.extend(started);
+                }
+            }
+            // Record what was sent: at once when nothing is being
+            // recorded, else when a batch's worth waits.
+            if !ready.is_empty()
+                && (appending.is_empty()
+                    || (ready.len() >= concurrency && appending.len() < MAX_APPENDING))
+            {
+                appending.push_back(self.record(std::mem::take(ready)));
+            }
+            if sends.is_empty()
+                && ready.is_empty()
+                && appending.is_empty()
+                && outbox.len == 0
+                && outbox.exhausted
+            {
+                return Ok(Exit::Done);
+            }
+            let wait = outbox
+                .next_due()
+                .map_or(POLL, |due| (due - now).to_std().unwrap_or(Duration::ZERO))
+                .min(POLL);
+            tokio::select! {
+                () = stop.cancelled() => return Ok(Exit::Stopped),
+                () = lost.cancelled() => return Ok(Exit::Stopped),
+                Some(sent) = sends.next() => {
+                    ready.push(sent);
+                    while let Some(Some(sent)) = futures::FutureExt::now_or_never(sends.next()) {
+                        ready.push(sent);
+                    }
+                }
+                outcome = front(appending) => {
+                    let (attempts, _) = appending.pop_front().expect("awaited");
+                    take_record(&mut outbox, &attempts, outcome, recorded)?;
+                }
+                _ = view.changed() => moved = true,
+                () = tokio::time::sleep(wait) => {
+                    // Another process may run the view: look again.
+                    moved = true;
+                }
+            }
+        }
+    }
+
+    /// Reads up to `limit` more pending deliveries and renders their bodies.
+    async fn load(
+        &self,
+        endpoint: &DispatchEndpoint,
+        outbox: &mut Outbox,
+        limit: usize,
+    ) -> anyhow::Result<()> {
+        let rows = view::pending_after(
+            &self.db,
+            &endpoint.webhook_id,
+            outbox.loaded_to,
+            limit as u32,
+        )
+        .await?;
+        outbox.exhausted = rows.len() < limit;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut positions: Vec<i64> = rows.iter().map(|d| d.source_position).collect();
+        positions.sort_unstable();
+        positions.dedup();
+        let events = self.log.read_positions(&positions).await?;
+        let now = Utc::now();
+        for row in rows {
+            let body = match events.binary_search_by_key(&row.source_position, |e| e.position) {
+                Ok(index) => render(&row, &events[index]).map(Bytes::from),
+                Err(_) => Err(format!(
+                    "event at position {} is not in the log",
+                    row.source_position
+                )),
+            };
+            outbox.push(Queued {
+                due: row
+                    .next_attempt_at
+                    .as_deref()
+                    .and_then(parse_time)
+                    .unwrap_or(now),
+                first_attempted_at: row.first_attempted_at.as_deref().and_then(parse_time),
+                body,
+                row,
+            });
+        }
         Ok(())
     }
 
-    /// Where the view stands now.
-    async fn view_checkpoint(&self) -> anyhow::Result<Checkpoint> {
-        let status = self
-            .projections
-            .watch(VIEW)
-            .expect("the webhooks projection is registered")
-            .borrow()
-            .clone();
-        match status {
-            Status::Running { checkpoint } | Status::Starting { checkpoint } => Ok(checkpoint),
-            // Another process runs the view.
-            Status::Standby => Ok(self
-                .projections
-                .stored_checkpoints()
-                .await?
-                .get(VIEW)
-                .copied()
-                .unwrap_or(Checkpoint::START)),
-            Status::Stopped { reason, .. } => {
-                anyhow::bail!("the webhooks view is stopped: {reason}")
-            }
-        }
-    }
-
-    async fn step(
-        &self,
-        id: &str,
-        lost: &CancellationToken,
-        state: &mut WorkerState,
-    ) -> anyhow::Result<Step> {
-        if state.collect()? {
-            return Ok(Step::Sent(Some(Checkpoint::START)));
-        }
-        let Some(endpoint) = view::dispatch_endpoint(&self.db, id).await? else {
-            return Ok(Step::Done);
+    /// Appends the attempts as one batch to the endpoint's delivery log
+    /// (which has one writer, the holder of the endpoint).
+    fn record(&self, attempts: Vec<Sent>) -> (Vec<Sent>, Appending) {
+        let Some(first) = attempts.first() else {
+            unreachable!("records are never empty");
         };
-        let now = Utc::now();
-        if endpoint.enabled
-            && let Some(since) = endpoint.failing_since.as_deref().and_then(parse_time)
-            && now - since >= self.policy.window()
-        {
-            return Ok(Step::Sent(self.disable(&endpoint, since).await?));
-        }
-        if !state.unseen.is_empty() {
-            let seen = self.view_checkpoint().await?;
-            state
-                .unseen
-                .retain(|_, checkpoint| checkpoint.is_none_or(|c| c > seen));
-        }
-        let limit = self.settings.concurrency + state.unseen.len();
-        let due: Vec<DeliveryRow> = view::due_heads(&self.db, id, &now, limit as u32)
-            .await?
-            .into_iter()
-            .filter(|d| !state.unseen.contains_key(&d.delivery_id))
-            .take(self.settings.concurrency)
-            .collect();
-        if due.is_empty() {
-            if !state.appending.is_empty() {
-                // Wait for a record to land, then look again.
-                if state.next().await? {
-                    return Ok(Step::Sent(Some(Checkpoint::START)));
-                }
-                return Ok(Step::Sent(None));
-            }
-            if !state.unseen.is_empty() {
-                // The view will show them soon; look again then.
-                return Ok(Step::Idle(now + chrono::Duration::from_std(POLL)?));
-            }
-            return Ok(match view::next_due(&self.db, id).await? {
-                Some(at) => Step::Idle(parse_time(&at).unwrap_or(now)),
-                None => Step::Done,
-            });
-        }
-        if !self.locks.alive(lost).await {
-            return Ok(Step::Done);
-        }
-        let positions: Vec<i64> = due.iter().map(|d| d.source_position).collect();
-        let events = self.log.read_positions(&positions).await?;
-        let secrets = valid_secrets(&endpoint, now);
-        let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
-        let sends = due.iter().map(|delivery| {
-            let source = events
-                .iter()
-                .find(|e| e.position == delivery.source_position);
-            self.send_one(&endpoint, delivery, source, &secrets)
-        });
-        let results = futures::future::join_all(sends).await;
-        // One append for the batch: the endpoint's delivery log has one
-        // writer, the holder of the endpoint.
+        let DeliveryEvent::WebhookDeliveryAttempted { webhook_id, .. } = &first.event;
         let appends = vec![StreamAppend {
-            stream_id: delivery::stream_id(&endpoint.scope, &endpoint.webhook_id),
+            stream_id: delivery::stream_id(&first.scope, webhook_id),
             expected: ExpectedVersion::Any,
-            events: due
+            events: attempts
                 .iter()
-                .zip(results)
-                .map(|(delivery, event)| NewEvent {
-                    event_type: event.kind().to_owned(),
+                .map(|sent| NewEvent {
+                    event_type: sent.event.kind().to_owned(),
                     schema_version: 1,
-                    payload: serde_json::to_string(&event).expect("events serialise"),
-                    metadata: EventMetadata::scoped(delivery.scope)
+                    payload: serde_json::to_string(&sent.event).expect("events serialise"),
+                    metadata: EventMetadata::scoped(sent.scope)
                         .with_actor("system:webhooks")
-                        .with_correlation_id(&delivery.delivery_id),
+                        .with_correlation_id(sent.event.delivery_id()),
                 })
                 .collect(),
         }];
-        let ids: Vec<String> = due.iter().map(|d| d.delivery_id.clone()).collect();
-        for id in &ids {
-            state.unseen.insert(id.clone(), None);
-        }
         let log = self.log.clone();
-        state.appending.push_back(tokio::spawn(
-            async move { (ids, log.append(appends).await) },
-        ));
-        // Bounded: wait for the oldest record before sending more.
-        if state.appending.len() >= MAX_APPENDING && state.next().await? {
-            return Ok(Step::Sent(Some(Checkpoint::START)));
-        }
-        Ok(Step::Sent(None))
+        let count = attempts.len();
+        let handle = tokio::spawn(async move {
+            let started = Instant::now();
+            let appended = log.append(appends).await;
+            tracing::debug!(
+                attempts = count,
+                micros = started.elapsed().as_micros() as u64,
+                "webhook attempts recorded"
+            );
+            appended
+        });
+        (attempts, handle)
     }
 
-    /// Sends one delivery and decides its attempt event.
-    async fn send_one(
-        &self,
-        endpoint: &DispatchEndpoint,
-        delivery: &DeliveryRow,
-        source: Option<&RecordedEvent>,
-        secrets: &[&str],
-    ) -> DeliveryEvent {
-        let attempt = delivery.attempts as u32 + 1;
-        let rendered = match source {
-            Some(record) => render(delivery, record),
-            None => Err(format!(
-                "event at position {} is not in the log",
-                delivery.source_position
-            )),
-        };
-        let body = match rendered {
-            Ok(body) => body,
-            Err(reason) => {
+    /// Sends the head of a subject and decides its attempt event.
+    fn send(
+        self: &Arc<Self>,
+        endpoint: Arc<DispatchEndpoint>,
+        secrets: Arc<Vec<String>>,
+        head: &Queued,
+    ) -> BoxFuture<'static, Sent> {
+        let this = self.clone();
+        let delivery = head.row.clone();
+        let body = head.body.clone();
+        let first_attempted_at = head.first_attempted_at;
+        Box::pin(async move {
+            let attempt = delivery.attempts as u32 + 1;
+            let event = match body {
+                Ok(body) => {
+                    let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+                    let result: AttemptResult = sender::send(
+                        &this.client,
+                        this.settings.allow_private_targets,
+                        Request {
+                            url: &endpoint.url,
+                            body: &body,
+                            secrets: &secrets,
+                            event_id: &delivery.event_id,
+                            event_type: &delivery.event_type,
+                            delivery_id: &delivery.delivery_id,
+                            attempt,
+                        },
+                    )
+                    .await;
+                    if let Some(error) = &result.error {
+                        tracing::debug!(delivery_id = %delivery.delivery_id, attempt, error, "webhook attempt failed");
+                    }
+                    record_attempt(
+                        &this.policy,
+                        &delivery.delivery_id,
+                        &endpoint.webhook_id,
+                        attempt,
+                        first_attempted_at,
+                        result,
+                    )
+                }
                 // Nothing can ever render it: give up at once, and say why.
-                return DeliveryEvent::WebhookDeliveryAttempted {
+                Err(reason) => DeliveryEvent::WebhookDeliveryAttempted {
                     delivery_id: delivery.delivery_id.clone(),
                     webhook_id: endpoint.webhook_id.clone(),
                     attempt,
@@ -486,48 +661,27 @@ impl Inner {
                     outcome: Outcome::GaveUp,
                     next_attempt_at: None,
                     attempted_at: Utc::now(),
-                };
+                },
+            };
+            Sent {
+                subject: delivery.subject,
+                event,
+                scope: delivery.scope,
             }
-        };
-        let result: AttemptResult = sender::send(
-            &self.client,
-            self.settings.allow_private_targets,
-            Request {
-                url: &endpoint.url,
-                body: &body,
-                secrets,
-                event_id: &delivery.event_id,
-                event_type: &delivery.event_type,
-                delivery_id: &delivery.delivery_id,
-                attempt,
-            },
-        )
-        .await;
-        if let Some(error) = &result.error {
-            tracing::debug!(delivery_id = %delivery.delivery_id, attempt, error, "webhook attempt failed");
-        }
-        record_attempt(
-            &self.policy,
-            &delivery.delivery_id,
-            &endpoint.webhook_id,
-            attempt,
-            delivery.first_attempted_at.as_deref().and_then(parse_time),
-            result,
-        )
+        })
     }
 
     async fn disable(
         &self,
         endpoint: &DispatchEndpoint,
         since: DateTime<Utc>,
-    ) -> anyhow::Result<Option<Checkpoint>> {
+    ) -> anyhow::Result<()> {
         let reason = format!(
             "every delivery failed since {}, for longer than the retry window",
             timestamp(&since)
         );
         tracing::warn!(webhook_id = %endpoint.webhook_id, reason, "disabling a failing webhook endpoint");
-        let checkpoint = self
-            .commands
+        self.commands
             .webhook(
                 &endpoint.scope.aggregate_id(&endpoint.webhook_id),
                 WebhookCommand::Disable {
@@ -539,7 +693,38 @@ impl Inner {
             )
             .await
             .map_err(|e| anyhow::anyhow!("cannot disable webhook {}: {e}", endpoint.webhook_id))?;
-        Ok(checkpoint)
+        Ok(())
+    }
+}
+
+/// The oldest append in flight, or never.
+async fn front(
+    appending: &mut VecDeque<(Vec<Sent>, Appending)>,
+) -> Result<Result<Appended, AppendError>, tokio::task::JoinError> {
+    match appending.front_mut() {
+        Some((_, handle)) => handle.await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Takes a finished append in: its attempts move their subjects on, or,
+/// when it failed, the run ends (those deliveries will be sent again).
+fn take_record(
+    outbox: &mut Outbox,
+    attempts: &[Sent],
+    outcome: Result<Result<Appended, AppendError>, tokio::task::JoinError>,
+    recorded: &mut Checkpoint,
+) -> anyhow::Result<()> {
+    match outcome? {
+        Ok(appended) => {
+            *recorded = (*recorded).max(appended.last().unwrap_or_default());
+            outbox.recorded(attempts);
+            Ok(())
+        }
+        Err(AppendError::Conflict { stream_id, .. }) => {
+            anyhow::bail!("a delivery attempt of {stream_id} was recorded elsewhere")
+        }
+        Err(AppendError::Store(err)) => Err(err.into()),
     }
 }
 
@@ -598,7 +783,13 @@ struct PgLocks {
     /// The session whose advisory locks this process holds, and the token
     /// cancelled when it is lost (and the locks with it).
     session: Mutex<Option<(sqlx::PgConnection, CancellationToken)>>,
+    /// When the session last answered.
+    answered: std::sync::Mutex<Option<Instant>>,
 }
+
+/// A session that answered this recently is taken to be alive: every
+/// worker checks before it sends, and they share the answer.
+const ALIVE_FOR: Duration = Duration::from_millis(20);
 
 impl PgLocks {
     fn key(&self, webhook_id: &str) -> String {
@@ -660,7 +851,14 @@ impl Locks {
         if lost.is_cancelled() {
             return false;
         }
+        let recently = |at: &Option<Instant>| at.is_some_and(|at| at.elapsed() < ALIVE_FOR);
+        if recently(&pg.answered.lock().unwrap_or_else(|p| p.into_inner())) {
+            return true;
+        }
         let mut session = pg.session.lock().await;
+        if recently(&pg.answered.lock().unwrap_or_else(|p| p.into_inner())) {
+            return !lost.is_cancelled();
+        }
         match session.as_mut() {
             Some((connection, current)) if !current.is_cancelled() => {
                 if sqlx::query("SELECT 1")
@@ -668,6 +866,7 @@ impl Locks {
                     .await
                     .is_ok()
                 {
+                    *pg.answered.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
                     true
                 } else {
                     current.cancel();

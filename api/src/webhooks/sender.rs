@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use domain::webhook::delivery::AttemptResult;
 use domain::webhook::signature::{self, SIGNATURE_HEADER};
@@ -46,7 +47,8 @@ pub fn client(timeout: Duration, allow_private: bool) -> reqwest::Result<Client>
 /// What to send.
 pub struct Request<'a> {
     pub url: &'a str,
-    pub body: &'a str,
+    /// The body; shared, not copied, into the request.
+    pub body: &'a Bytes,
     /// Every secret valid now: the current one first.
     pub secrets: &'a [&'a str],
     pub event_id: &'a str,
@@ -103,14 +105,14 @@ async fn attempt(
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .header(
             SIGNATURE_HEADER,
-            signature::header(timestamp, request.secrets, request.body.as_bytes()),
+            signature::header(timestamp, request.secrets, request.body),
         )
         .header(EVENT_ID_HEADER, request.event_id)
         .header(EVENT_TYPE_HEADER, request.event_type)
         .header(DELIVERY_ID_HEADER, request.delivery_id)
         .header(ATTEMPT_HEADER, request.attempt.to_string())
         .header(REQUEST_ID_HEADER, request_id)
-        .body(request.body.to_owned())
+        .body(request.body.clone())
         .send()
         .await
         .map_err(|e| (None, describe(&e)))?;

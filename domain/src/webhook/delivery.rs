@@ -179,6 +179,13 @@ impl DeliveryEvent {
             DeliveryEvent::WebhookDeliveryAttempted { .. } => "WebhookDeliveryAttempted",
         }
     }
+
+    /// The delivery the attempt belongs to.
+    pub fn delivery_id(&self) -> &str {
+        match self {
+            DeliveryEvent::WebhookDeliveryAttempted { delivery_id, .. } => delivery_id,
+        }
+    }
 }
 
 impl DomainEvent for DeliveryEvent {
