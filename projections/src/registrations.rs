@@ -353,42 +353,20 @@ impl Projection for RegistrationsView {
                 client_at,
                 at,
             } => {
-                let delivery = self.delivery_of(tx, &k, session_id).await?;
-                if let Some(live) = self.lock().get_mut(&live_key(&k, session_id)) {
-                    live.pending.push(RecordedCall {
-                        seq: *seq,
-                        call: ApiCall::SetValue {
-                            element: element.clone(),
-                            value: value.clone(),
-                        },
-                        result: "true".into(),
-                        error: 0,
-                        diagnostic: None,
-                        spm_exceeded: false,
-                        host_failure: false,
-                    });
-                }
-                insert_log(
-                    tx,
-                    &k,
-                    LogRow {
-                        delivery,
-                        seq: *seq,
+                let row = self
+                    .value_set(
+                        tx,
+                        &k,
                         session_id,
                         activity_id,
-                        batch: None,
-                        call_fn: "SetValue",
-                        element: Some(element),
-                        value: Some(value),
-                        result: "true",
-                        error: 0,
-                        server: None,
-                        host_failure: false,
-                        client_at: client_at.as_ref().map(timestamp),
-                        server_at: timestamp(at),
-                    },
-                )
-                .await?;
+                        *seq,
+                        element,
+                        value,
+                        client_at,
+                        at,
+                    )
+                    .await?;
+                insert_rows(tx, LOG_INSERT, LOG_COLUMNS, vec![row], LOG_CONFLICT).await?;
             }
             E::RuntimeBatchCommitted {
                 session_id,
@@ -528,46 +506,25 @@ impl RegistrationsView {
                 client_at,
                 at,
             } => {
-                let delivery = self.delivery_of(tx, &k, session_id).await?;
-                let live = live_key(&k, session_id);
-                if let Some(live) = self.lock().get_mut(&live) {
-                    live.pending.push(RecordedCall {
-                        seq: *seq,
-                        call: ApiCall::SetValue {
-                            element: element.clone(),
-                            value: value.clone(),
-                        },
-                        result: "true".into(),
-                        error: 0,
-                        diagnostic: None,
-                        spm_exceeded: false,
-                        host_failure: false,
-                    });
-                }
-                gathered
-                    .unbatched
-                    .entry(live)
-                    .or_default()
-                    .push(gathered.log.len());
-                gathered.log.push(log_values(
-                    &k,
-                    LogRow {
-                        delivery,
-                        seq: *seq,
+                let row = self
+                    .value_set(
+                        tx,
+                        &k,
                         session_id,
                         activity_id,
-                        batch: None,
-                        call_fn: "SetValue",
-                        element: Some(element),
-                        value: Some(value),
-                        result: "true",
-                        error: 0,
-                        server: None,
-                        host_failure: false,
-                        client_at: client_at.as_ref().map(timestamp),
-                        server_at: timestamp(at),
-                    },
-                ));
+                        *seq,
+                        element,
+                        value,
+                        client_at,
+                        at,
+                    )
+                    .await?;
+                gathered
+                    .unbatched
+                    .entry(live_key(&k, session_id))
+                    .or_default()
+                    .push(gathered.log.len());
+                gathered.log.push(row);
             }
             RegistrationEvent::RuntimeBatchCommitted {
                 session_id,
@@ -660,6 +617,57 @@ impl RegistrationsView {
             _ => self.apply(tx, envelope).await?,
         }
         Ok(())
+    }
+
+    /// A value the browser set: the session's live runtime takes it (to be
+    /// replayed with its batch), and its runtime log row, without a batch.
+    #[allow(clippy::too_many_arguments)]
+    async fn value_set(
+        &self,
+        tx: &mut Tx,
+        k: &Key,
+        session_id: &str,
+        activity_id: &str,
+        seq: u64,
+        element: &str,
+        value: &str,
+        client_at: &Option<chrono::DateTime<chrono::Utc>>,
+        at: &chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<Value>, ProjectionError> {
+        let delivery = self.delivery_of(tx, k, session_id).await?;
+        if let Some(live) = self.lock().get_mut(&live_key(k, session_id)) {
+            live.pending.push(RecordedCall {
+                seq,
+                call: ApiCall::SetValue {
+                    element: element.to_owned(),
+                    value: value.to_owned(),
+                },
+                result: "true".into(),
+                error: 0,
+                diagnostic: None,
+                spm_exceeded: false,
+                host_failure: false,
+            });
+        }
+        Ok(log_values(
+            k,
+            LogRow {
+                delivery,
+                seq,
+                session_id,
+                activity_id,
+                batch: None,
+                call_fn: "SetValue",
+                element: Some(element),
+                value: Some(value),
+                result: "true",
+                error: 0,
+                server: None,
+                host_failure: false,
+                client_at: client_at.as_ref().map(timestamp),
+                server_at: timestamp(at),
+            },
+        ))
     }
 
     /// The position of the delivery a session's calls belong to: from the
