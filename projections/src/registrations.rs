@@ -344,60 +344,12 @@ impl Projection for RegistrationsView {
                     );
                 }
             }
-            E::RuntimeValueSet {
-                session_id,
-                activity_id,
-                seq,
-                element,
-                value,
-                client_at,
-                at,
-            } => {
-                let row = self
-                    .value_set(
-                        tx,
-                        &k,
-                        session_id,
-                        activity_id,
-                        *seq,
-                        element,
-                        value,
-                        client_at,
-                        at,
-                    )
+            E::RuntimeValueSet { .. } | E::RuntimeBatchCommitted { .. } => {
+                // The same writes as a run of one.
+                let mut gathered = Gathered::default();
+                self.gather(tx, &mut gathered, std::slice::from_ref(envelope), 0)
                     .await?;
-                insert_rows(tx, LOG_INSERT, LOG_COLUMNS, vec![row], LOG_CONFLICT).await?;
-            }
-            E::RuntimeBatchCommitted {
-                session_id,
-                activity_id,
-                batch,
-                calls,
-                summary,
-                at,
-                ..
-            } => {
-                let delivery = self.delivery_of(tx, &k, session_id).await?;
-                let server_at = timestamp(at);
-                for logged in calls {
-                    let row = logged_row(
-                        delivery,
-                        session_id,
-                        activity_id,
-                        *batch,
-                        logged,
-                        &server_at,
-                    );
-                    insert_log(tx, &k, row).await?;
-                }
-                batch_logged(tx, &k, delivery, session_id, *batch).await?;
-                let exit = Some(summary.exit.clone()).filter(|e| !e.is_empty());
-                launch_committed(tx, &k, session_id, 1, &server_at, exit).await?;
-                let data = self
-                    .data_after_batch(tx, &k, session_id, delivery, calls)
-                    .await?;
-                upsert_activity(tx, &k, activity_id, summary, &data, &server_at).await?;
-                roll_up(tx, &k, &server_at).await?;
+                gathered.write(tx).await?;
             }
             E::RuntimeBatchRefused { session_id, at, .. } => {
                 tx.execute(
@@ -506,19 +458,40 @@ impl RegistrationsView {
                 client_at,
                 at,
             } => {
-                let row = self
-                    .value_set(
-                        tx,
-                        &k,
+                let delivery = self.delivery_of(tx, &k, session_id).await?;
+                if let Some(live) = self.lock().get_mut(&live_key(&k, session_id)) {
+                    live.pending.push(RecordedCall {
+                        seq: *seq,
+                        call: ApiCall::SetValue {
+                            element: element.clone(),
+                            value: value.clone(),
+                        },
+                        result: "true".into(),
+                        error: 0,
+                        diagnostic: None,
+                        spm_exceeded: false,
+                        host_failure: false,
+                    });
+                }
+                let row = log_values(
+                    &k,
+                    LogRow {
+                        delivery,
+                        seq: *seq,
                         session_id,
                         activity_id,
-                        *seq,
-                        element,
-                        value,
-                        client_at,
-                        at,
-                    )
-                    .await?;
+                        batch: None,
+                        call_fn: "SetValue",
+                        element: Some(element),
+                        value: Some(value),
+                        result: "true",
+                        error: 0,
+                        server: None,
+                        host_failure: false,
+                        client_at: client_at.as_ref().map(timestamp),
+                        server_at: timestamp(at),
+                    },
+                );
                 gathered
                     .unbatched
                     .entry(live_key(&k, session_id))
@@ -617,57 +590,6 @@ impl RegistrationsView {
             _ => self.apply(tx, envelope).await?,
         }
         Ok(())
-    }
-
-    /// A value the browser set: the session's live runtime takes it (to be
-    /// replayed with its batch), and its runtime log row, without a batch.
-    #[allow(clippy::too_many_arguments)]
-    async fn value_set(
-        &self,
-        tx: &mut Tx,
-        k: &Key,
-        session_id: &str,
-        activity_id: &str,
-        seq: u64,
-        element: &str,
-        value: &str,
-        client_at: &Option<chrono::DateTime<chrono::Utc>>,
-        at: &chrono::DateTime<chrono::Utc>,
-    ) -> Result<Vec<Value>, ProjectionError> {
-        let delivery = self.delivery_of(tx, k, session_id).await?;
-        if let Some(live) = self.lock().get_mut(&live_key(k, session_id)) {
-            live.pending.push(RecordedCall {
-                seq,
-                call: ApiCall::SetValue {
-                    element: element.to_owned(),
-                    value: value.to_owned(),
-                },
-                result: "true".into(),
-                error: 0,
-                diagnostic: None,
-                spm_exceeded: false,
-                host_failure: false,
-            });
-        }
-        Ok(log_values(
-            k,
-            LogRow {
-                delivery,
-                seq,
-                session_id,
-                activity_id,
-                batch: None,
-                call_fn: "SetValue",
-                element: Some(element),
-                value: Some(value),
-                result: "true",
-                error: 0,
-                server: None,
-                host_failure: false,
-                client_at: client_at.as_ref().map(timestamp),
-                server_at: timestamp(at),
-            },
-        ))
     }
 
     /// The position of the delivery a session's calls belong to: from the
@@ -908,17 +830,6 @@ fn log_values(k: &Key, row: LogRow<'_>) -> Vec<Value> {
     ]
 }
 
-async fn insert_log(tx: &mut Tx, k: &Key, row: LogRow<'_>) -> Result<(), StoreError> {
-    insert_rows(
-        tx,
-        LOG_INSERT,
-        LOG_COLUMNS,
-        vec![log_values(k, row)],
-        LOG_CONFLICT,
-    )
-    .await
-}
-
 /// The runtime log row of a call logged with its batch (every call but an
 /// accepted `SetValue`).
 fn logged_row<'a>(
@@ -975,30 +886,6 @@ async fn batch_logged(
         .bind(delivery)
         .bind(session_id)
         .bind(batch as i64),
-    )
-    .await?;
-    Ok(())
-}
-
-/// A session's launch after `batches` more committed batches.
-async fn launch_committed(
-    tx: &mut Tx,
-    k: &Key,
-    session_id: &str,
-    batches: i64,
-    last_seen_at: &str,
-    exit: Option<String>,
-) -> Result<(), StoreError> {
-    tx.execute(
-        sql("UPDATE launches SET batches = batches + $7, last_seen_at = $5, exit = $6 \
-             WHERE workspace_id = $1 AND environment = $2 AND registration_id = $3 AND session_id = $4")
-        .bind(&k.workspace)
-        .bind(&k.environment)
-        .bind(&k.registration)
-        .bind(session_id)
-        .bind(last_seen_at)
-        .bind(exit)
-        .bind(batches),
     )
     .await?;
     Ok(())
@@ -1124,37 +1011,7 @@ fn values_list(rows: usize, columns: usize) -> String {
     out
 }
 
-async fn upsert_activity(
-    tx: &mut Tx,
-    k: &Key,
-    activity_id: &str,
-    summary: &RuntimeSummary,
-    data: &RuntimeData,
-    at: &str,
-) -> Result<(), StoreError> {
-    let attempt: i64 = tx
-        .fetch_optional(
-            sql("SELECT attempt FROM registrations WHERE workspace_id = $1 AND environment = $2 AND registration_id = $3")
-                .bind(&k.workspace)
-                .bind(&k.environment)
-                .bind(&k.registration),
-        )
-        .await?
-        .map(|row| row.get(0))
-        .transpose()?
-        .unwrap_or(1);
-    let row = activity_values(k, activity_id, attempt, summary, data, at);
-    insert_rows(
-        tx,
-        ACTIVITY_INSERT,
-        ACTIVITY_COLUMNS,
-        vec![row],
-        ACTIVITY_CONFLICT,
-    )
-    .await
-}
-
-/// [`upsert_activity`] for several activities of distinct keys.
+/// Each activity's result after its last batch (keys distinct).
 async fn upsert_activities(tx: &mut Tx, activities: &[ActivityUpdate]) -> Result<(), StoreError> {
     let mut registrations: Vec<&Key> = Vec::new();
     for activity in activities {
