@@ -23,6 +23,19 @@ fn launch_urls(node: &Value, out: &mut Vec<String>) {
     }
 }
 
+/// `n` incompressible bytes, the same for the same seed.
+fn noise(n: usize, seed: u32) -> Vec<u8> {
+    let mut state = seed | 1;
+    (0..n)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state as u8
+        })
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_standard_imports_with_its_structure() {
     let app = TestApp::spawn().await;
@@ -168,17 +181,6 @@ async fn refused_packages_leave_nothing_behind() {
         ("index.html", sco),
     ];
     many_entries.extend(many.iter().map(|(p, b)| (p.as_str(), b.as_slice())));
-    let noise = |n: usize, seed: u32| -> Vec<u8> {
-        let mut state = seed | 1;
-        (0..n)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 17;
-                state ^= state << 5;
-                state as u8
-            })
-            .collect()
-    };
     let large = noise(1_500_000, 1);
     let parts: Vec<Vec<u8>> = (0..4).map(|i| noise(900_000, 10 + i)).collect();
     let doctype =
@@ -369,17 +371,6 @@ async fn a_lie_found_during_extraction_leaves_the_store_as_it_was() {
     let key = &ws.live_key;
     let manifest = packages::manifest_12("80");
     let sco = packages::SCO_12.as_bytes();
-    let noise = |n: usize, seed: u32| -> Vec<u8> {
-        let mut state = seed | 1;
-        (0..n)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 17;
-                state ^= state << 5;
-                state as u8
-            })
-            .collect()
-    };
     // 900,001 bytes each: a size no other entry has.
     let parts: Vec<Vec<u8>> = (0..4).map(|i| noise(900_001, 20 + i)).collect();
     // A course that shares its launch file and one part with the refused
