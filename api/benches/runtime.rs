@@ -71,9 +71,17 @@ fn ms(d: Duration) -> String {
 }
 
 /// One batch of a learner working through interactions: 20 SetValues,
-/// then Commit. `n` numbers the batch within its session.
+/// then Commit. `n` numbers the batch within its session; the first one
+/// starts with `LMSInitialize`, as the SCO's first call (without it the
+/// server's replay refuses every SetValue and records none as an event).
 fn batch(n: u64, seq: &mut u64) -> Value {
-    let mut calls = Vec::with_capacity(SET_VALUES + 1);
+    let mut calls = Vec::with_capacity(SET_VALUES + 2);
+    if n == 1 {
+        calls.push(
+            json!({"seq": *seq, "fn": "LMSInitialize", "arg": "", "result": "true", "error": 0}),
+        );
+        *seq += 1;
+    }
     for k in 0..SET_VALUES as u64 {
         let interaction = ((n - 1) * 4 + k / 5) % 1000;
         let (element, value) = match k % 5 {
@@ -298,6 +306,21 @@ async fn raw_baseline(dir: &std::path::Path) -> f64 {
     (transactions * SET_VALUES as u64) as f64 / started.elapsed().as_secs_f64()
 }
 
+/// How many events of `event_type` the server's log holds.
+async fn count_events(data: &std::path::Path, event_type: &str) -> i64 {
+    let url = format!("sqlite://{}", data.join("allureconnect.db").display());
+    let db = Database::connect(&url, &DbOptions::default())
+        .await
+        .unwrap();
+    let rows = db
+        .fetch_all(sql("SELECT count(*) FROM events WHERE event_type = $1").bind(event_type))
+        .await
+        .unwrap();
+    let count = rows[0].get(0).unwrap();
+    db.close().await;
+    count
+}
+
 async fn wait_ready(client: &Client, server: &Server) {
     for _ in 0..400 {
         if let Ok(r) = client
@@ -452,6 +475,16 @@ fn main() {
         )
     });
     server.stop();
+
+    // The figures count what the server recorded, not what it was sent:
+    // every SetValue of every commit is a `RuntimeValueSet` event in the log.
+    let committed = commit.0.len() + commit.2.len() + PRIOR_EVENTS / (SET_VALUES + 1) + 1;
+    let recorded = runtime.block_on(count_events(&data, "RuntimeValueSet"));
+    assert_eq!(
+        recorded,
+        (committed * SET_VALUES) as i64,
+        "{committed} commits of {SET_VALUES} SetValues each should be that many events"
+    );
 
     // The first launch after a restart: nothing cached.
     let server = serve(&data);
