@@ -451,7 +451,7 @@ impl Projections {
             }
             Backend::Postgres => None,
         };
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.begin_view().await?;
         let checkpoint = lock_checkpoint(&mut tx, self.db.backend(), name).await?;
         let (events, decoded) = match early {
             Some((stored, mut events, mut decoded)) if stored == checkpoint => {
@@ -537,7 +537,7 @@ impl Projections {
     ) -> Result<PartialBatch, BatchError> {
         let projection = &entry.projection;
         let name = projection.name();
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.begin_view().await?;
         let checkpoint = lock_checkpoint(&mut tx, self.db.backend(), name).await?;
         let events = self.log.read_after_in(&mut tx, checkpoint, limit).await?;
         let Some(last) = events.last().map(RecordedEvent::checkpoint) else {
@@ -655,7 +655,7 @@ impl Projections {
         let started = Instant::now();
         {
             let _lock = self.hold_lock(projection).await?;
-            let mut tx = self.db.begin().await?;
+            let mut tx = self.db.begin_view().await?;
             for table in entry.projection.tables() {
                 tx.execute(sql(format!("DELETE FROM {table}"))).await?;
             }

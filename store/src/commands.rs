@@ -124,9 +124,8 @@ impl Commands {
         id: &str,
     ) -> Result<Registration, CommandError<RegistrationError>> {
         self.registration_store
-            .load_aggregate(id)
+            .read(id)
             .await
-            .map(|context| context.aggregate)
             .map_err(|e| CommandError::Internal(anyhow::anyhow!("registration {id}: {e}")))
     }
 
@@ -251,6 +250,13 @@ type Cached<A> = (A, usize);
 /// than a short one. Any process may still write the stream: the newer
 /// events are read and applied, and a commit that lost a race is refused
 /// by the log as usual (and evicts the entry).
+///
+/// A command takes its aggregate out of the cache and its commit puts the
+/// decided state back, so a registration's runtime data is never copied on
+/// the way. While a command holds it, another load of the same aggregate
+/// reads the stream again (and the later commit of the two loses the race);
+/// a command that is refused leaves it out, to be read again when next
+/// needed.
 #[derive(Clone)]
 pub struct CachedEventStore<A: Aggregate + Clone> {
     inner: Arc<PersistedEventStore<LogRepository, A>>,
@@ -265,14 +271,9 @@ struct Lru<A> {
     entries: HashMap<String, (u64, Cached<A>)>,
 }
 
-impl<A: Clone> Lru<A> {
-    fn get(&mut self, id: &str) -> Option<Cached<A>> {
-        self.tick += 1;
-        let tick = self.tick;
-        self.entries.get_mut(id).map(|(used, cached)| {
-            *used = tick;
-            cached.clone()
-        })
+impl<A> Lru<A> {
+    fn take(&mut self, id: &str) -> Option<Cached<A>> {
+        self.entries.remove(id).map(|(_, cached)| cached)
     }
 
     fn put(&mut self, id: String, cached: Cached<A>) {
@@ -316,6 +317,15 @@ impl<A: Aggregate + Clone> CachedEventStore<A> {
         Some(read(aggregate))
     }
 
+    /// A copy of the current state of aggregate `id`, which stays cached.
+    pub async fn read(&self, id: &str) -> Result<A, AggregateError<A::Error>> {
+        let context = self.load_aggregate(id).await?;
+        let kept = context.aggregate.clone();
+        self.cache()
+            .put(id.to_owned(), (context.aggregate, context.current_sequence));
+        Ok(kept)
+    }
+
     fn cache(&self) -> std::sync::MutexGuard<'_, Lru<A>> {
         self.cache
             .lock()
@@ -337,14 +347,9 @@ impl<A: Aggregate + Clone> EventStore<A> for CachedEventStore<A> {
         &self,
         aggregate_id: &str,
     ) -> Result<Self::AC, AggregateError<A::Error>> {
-        let cached = self.cache().get(aggregate_id);
+        let cached = self.cache().take(aggregate_id);
         let Some((mut aggregate, mut sequence)) = cached else {
-            let context = self.inner.load_aggregate(aggregate_id).await?;
-            self.cache().put(
-                aggregate_id.to_owned(),
-                (context.aggregate.clone(), context.current_sequence),
-            );
-            return Ok(context);
+            return self.inner.load_aggregate(aggregate_id).await;
         };
         let newer = self
             .repository
@@ -369,12 +374,22 @@ impl<A: Aggregate + Clone> EventStore<A> for CachedEventStore<A> {
         context: Self::AC,
         metadata: HashMap<String, String>,
     ) -> Result<Vec<EventEnvelope<A>>, AggregateError<A::Error>> {
-        let id = context.aggregate_id.clone();
+        let EventStoreAggregateContext {
+            aggregate_id: id,
+            aggregate,
+            current_sequence,
+            current_snapshot,
+        } = context;
         // The framework applied the events to the aggregate as it decided.
-        let after = (
-            context.aggregate.clone(),
-            context.current_sequence + events.len(),
-        );
+        let after = (aggregate, current_sequence + events.len());
+        // The log is the source of truth: committing needs the stream
+        // version, not the aggregate.
+        let context = EventStoreAggregateContext {
+            aggregate_id: id.clone(),
+            aggregate: A::default(),
+            current_sequence,
+            current_snapshot,
+        };
         match self.inner.commit(events, context, metadata).await {
             Ok(envelopes) => {
                 self.cache().put(id, after);

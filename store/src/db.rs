@@ -42,6 +42,27 @@ pub enum SqliteDurability {
     Normal,
 }
 
+impl SqliteDurability {
+    /// The statement that begins a write transaction committed this way: the
+    /// one writer connection is shared by the log and the views, so each
+    /// transaction says how durable its commit is.
+    pub(crate) fn begin_immediate(self) -> &'static str {
+        match self {
+            SqliteDurability::Full => "PRAGMA synchronous = FULL; BEGIN IMMEDIATE",
+            SqliteDurability::Normal => "PRAGMA synchronous = NORMAL; BEGIN IMMEDIATE",
+        }
+    }
+}
+
+/// How durable a write transaction's commit must be.
+#[derive(Debug, Clone, Copy)]
+enum Commit {
+    /// As configured: the log's, and anything that cannot be rebuilt.
+    Durable,
+    /// A view's: rebuilt from the log if lost.
+    Rebuildable,
+}
+
 impl FromStr for SqliteDurability {
     type Err = StoreError;
 
@@ -84,6 +105,8 @@ pub enum Database {
         reader: SqlitePool,
         /// Lets the log's appends take the writer before other writes.
         gate: std::sync::Arc<WriterGate>,
+        /// How durable the log's commits are.
+        durability: SqliteDurability,
     },
     Postgres {
         pool: PgPool,
@@ -147,6 +170,7 @@ impl Database {
             writer,
             reader,
             gate: Default::default(),
+            durability: options.sqlite_durability,
         })
     }
 
@@ -194,13 +218,38 @@ impl Database {
         Ok(rows.len() >= expected)
     }
 
-    /// Begins a write transaction (on SQLite: the writer, `BEGIN IMMEDIATE`,
-    /// once the log's waiting appends have had it; see [`WriterGate`]).
+    /// Begins a write transaction whose commit is as durable as the log's
+    /// (on SQLite: the writer, `BEGIN IMMEDIATE`, once the log's waiting
+    /// appends have had it; see [`WriterGate`]).
     pub async fn begin(&self) -> Result<Tx, StoreError> {
+        self.begin_with(Commit::Durable).await
+    }
+
+    /// Begins a write transaction of a view: what it writes can be rebuilt
+    /// from the log, so on SQLite its commit is atomic but not flushed to
+    /// the disk before it returns (`synchronous=NORMAL` in WAL mode). Power
+    /// loss can take back its last commits, never part of one, and the
+    /// view's checkpoint goes back with them, so the view applies those
+    /// events again. The log's next durable commit flushes it along. On
+    /// PostgreSQL this is [`begin`](Self::begin).
+    pub async fn begin_view(&self) -> Result<Tx, StoreError> {
+        self.begin_with(Commit::Rebuildable).await
+    }
+
+    async fn begin_with(&self, commit: Commit) -> Result<Tx, StoreError> {
         Ok(match self {
-            Database::Sqlite { writer, gate, .. } => {
+            Database::Sqlite {
+                writer,
+                gate,
+                durability,
+                ..
+            } => {
                 gate.give_way().await;
-                Tx::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?)
+                let begin = match commit {
+                    Commit::Durable => durability.begin_immediate(),
+                    Commit::Rebuildable => SqliteDurability::Normal.begin_immediate(),
+                };
+                Tx::Sqlite(writer.begin_with(begin).await?)
             }
             Database::Postgres { pool, .. } => Tx::Postgres(pool.begin().await?),
         })
@@ -706,6 +755,43 @@ mod tests {
             "SELECT 1",
         ] {
             assert_eq!(positional(kept), None, "{kept}");
+        }
+    }
+
+    /// The one writer connection switches between the log's durability and
+    /// the views' for each transaction (`PRAGMA synchronous`: 1 is NORMAL,
+    /// 2 is FULL).
+    #[tokio::test]
+    async fn views_commit_less_durably_than_the_log_on_the_same_writer() {
+        async fn synchronous(tx: &mut Tx) -> i64 {
+            let rows = tx.fetch_all(sql("PRAGMA synchronous")).await.unwrap();
+            rows[0].get(0).unwrap()
+        }
+        let dir = tempfile::tempdir().unwrap();
+        for (durability, durable) in [(SqliteDurability::Full, 2), (SqliteDurability::Normal, 1)] {
+            let options = DbOptions {
+                sqlite_durability: durability,
+                ..DbOptions::default()
+            };
+            let path = dir.path().join(format!("{durability:?}.db"));
+            let db = Database::connect(&format!("sqlite://{}", path.display()), &options)
+                .await
+                .unwrap();
+            let mut levels = Vec::new();
+            for view in [false, true, true, false, true] {
+                let mut tx = if view {
+                    db.begin_view().await.unwrap()
+                } else {
+                    db.begin().await.unwrap()
+                };
+                levels.push(synchronous(&mut tx).await);
+                tx.commit().await.unwrap();
+            }
+            assert_eq!(
+                levels,
+                [durable, 1, 1, durable, 1],
+                "{durability:?}: durable, view, view, durable, view"
+            );
         }
     }
 

@@ -139,6 +139,10 @@ async fn apply_activities(
         for received in change.definitions {
             definition = Some(merge_definition(definition.as_ref(), received));
         }
+        if known.is_some_and(|known| *known == definition) {
+            // Seen again with nothing new: most statements about an activity.
+            continue;
+        }
         rows.push(vec![
             workspace.clone().into(),
             environment.into(),

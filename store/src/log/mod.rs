@@ -140,10 +140,12 @@ impl EventLog {
                 writer,
                 reader,
                 gate,
+                durability,
             } => Backend::Sqlite(sqlite::SqliteLog::start(
                 writer.clone(),
                 reader.clone(),
                 gate.clone(),
+                *durability,
                 appended.clone(),
             )),
             Database::Postgres { pool, schema } => Backend::Postgres(

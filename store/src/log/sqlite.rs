@@ -21,7 +21,7 @@ use super::{
     StreamAppend, metadata_from_columns,
 };
 use crate::StoreError;
-use crate::db::WriterGate;
+use crate::db::{SqliteDurability, WriterGate};
 
 /// Appends gathered into one transaction at most.
 const MAX_GROUP: usize = 128;
@@ -51,11 +51,17 @@ impl SqliteLog {
         writer: SqlitePool,
         reader: SqlitePool,
         gate: Arc<WriterGate>,
+        durability: SqliteDurability,
         _appended: watch::Sender<u64>,
     ) -> SqliteLog {
         let (requests, receiver) = mpsc::channel(4096);
         let tail = Arc::new(Tail::default());
-        tokio::spawn(writer_loop(writer, receiver, tail.clone()));
+        tokio::spawn(writer_loop(
+            writer,
+            durability.begin_immediate(),
+            receiver,
+            tail.clone(),
+        ));
         SqliteLog {
             reader,
             requests,
@@ -243,7 +249,14 @@ fn decode(row: &SqliteRow) -> Result<RecordedEvent, StoreError> {
     })
 }
 
-async fn writer_loop(pool: SqlitePool, mut requests: mpsc::Receiver<Request>, tail: Arc<Tail>) {
+/// `begin` starts each group's transaction with the log's durability (the
+/// writer connection is shared with views, which commit less durably).
+async fn writer_loop(
+    pool: SqlitePool,
+    begin: &'static str,
+    mut requests: mpsc::Receiver<Request>,
+    tail: Arc<Tail>,
+) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     while let Some(first) = requests.recv().await {
         group.push(first);
@@ -253,13 +266,18 @@ async fn writer_loop(pool: SqlitePool, mut requests: mpsc::Receiver<Request>, ta
                 Err(_) => break,
             }
         }
-        commit_group(&pool, &mut group, &tail).await;
+        commit_group(&pool, begin, &mut group, &tail).await;
     }
 }
 
-async fn commit_group(pool: &SqlitePool, group: &mut Vec<Request>, tail: &Tail) {
+async fn commit_group(
+    pool: &SqlitePool,
+    begin: &'static str,
+    group: &mut Vec<Request>,
+    tail: &Tail,
+) {
     if group.len() > 1 {
-        match append_group(pool, group, tail).await {
+        match append_group(pool, begin, group, tail).await {
             Ok(results) => {
                 for (request, appended) in group.drain(..).zip(results) {
                     let _ = request.reply.send(Ok(appended));
@@ -272,7 +290,7 @@ async fn commit_group(pool: &SqlitePool, group: &mut Vec<Request>, tail: &Tail) 
         }
     }
     for request in group.drain(..) {
-        let result = append_group(pool, std::slice::from_ref(&request), tail)
+        let result = append_group(pool, begin, std::slice::from_ref(&request), tail)
             .await
             .map(|mut results| results.remove(0));
         let _ = request.reply.send(result);
@@ -281,10 +299,11 @@ async fn commit_group(pool: &SqlitePool, group: &mut Vec<Request>, tail: &Tail) 
 
 async fn append_group(
     pool: &SqlitePool,
+    begin: &'static str,
     group: &[Request],
     tail: &Tail,
 ) -> Result<Vec<Appended>, AppendError> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = pool.begin_with(begin).await?;
     let mut results = Vec::with_capacity(group.len());
     // The stream version of every appended event, in append order.
     let mut versions = Vec::new();
