@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use imbl::OrdMap;
 use serde::{Deserialize, Serialize};
 
 use super::error::{CmiError, LaunchError, error_string};
@@ -328,9 +329,12 @@ impl LaunchContext {
 pub struct RuntimeData {
     /// The version the data was written under.
     pub version: ScormVersion,
-    /// Element name to value.
+    /// Element name to value. A persistent map: a copy shares the nodes it
+    /// does not change, so the copy a commit is judged on, and the state
+    /// each commit leaves, cost what the commit changes, not the size of
+    /// the learner's data.
     #[serde(default)]
-    pub values: BTreeMap<String, String>,
+    pub values: OrdMap<String, String>,
     /// Collection name to number of records.
     #[serde(default)]
     pub counts: BTreeMap<String, usize>,
@@ -341,7 +345,7 @@ impl RuntimeData {
     pub fn new(version: ScormVersion) -> RuntimeData {
         RuntimeData {
             version,
-            values: BTreeMap::new(),
+            values: OrdMap::new(),
             counts: BTreeMap::new(),
         }
     }
@@ -2004,6 +2008,38 @@ mod tests {
             RuntimeSession::new(LaunchContext::new(version, "learner-1", "Doe, Jane")).unwrap();
         session.initialize("").unwrap();
         session
+    }
+
+    /// Runtime data is kept in events and views as JSON: the persistent map
+    /// writes the object a `BTreeMap` wrote (keys in order) and reads it
+    /// back, and a copy changed after it was taken leaves the original be.
+    #[test]
+    fn runtime_data_keeps_its_json_form_and_copies_are_independent() {
+        let mut data = RuntimeData::new(ScormVersion::Scorm12);
+        for (key, value) in [
+            ("cmi.suspend_data", "s"),
+            ("cmi.core.lesson_location", "p2"),
+            ("cmi.interactions.0.id", "q1"),
+        ] {
+            data.values.insert(key.to_owned(), value.to_owned());
+        }
+        data.counts.insert("cmi.interactions".to_owned(), 1);
+        let json = serde_json::to_string(&data).unwrap();
+        assert_eq!(
+            json,
+            r#"{"version":"1.2","values":{"cmi.core.lesson_location":"p2","cmi.interactions.0.id":"q1","cmi.suspend_data":"s"},"counts":{"cmi.interactions":1}}"#
+        );
+        let back: RuntimeData = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, data);
+
+        let mut copy = data.clone();
+        copy.values
+            .insert("cmi.suspend_data".to_owned(), "changed".to_owned());
+        copy.values.remove("cmi.core.lesson_location");
+        assert_eq!(data.get("cmi.suspend_data"), Some("s"));
+        assert_eq!(data.get("cmi.core.lesson_location"), Some("p2"));
+        assert_eq!(copy.get("cmi.suspend_data"), Some("changed"));
+        assert_eq!(copy.get("cmi.core.lesson_location"), None);
     }
 
     #[test]
