@@ -402,3 +402,121 @@ impl<A: Aggregate + Clone> EventStore<A> for CachedEventStore<A> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use cqrs_es::DomainEvent;
+    use cqrs_es::event_sink::EventSink;
+    use serde::{Deserialize, Serialize};
+
+    use super::*;
+    use crate::testing::TestDb;
+
+    /// Adds numbers, refusing a command that would pass 100 after writing
+    /// the additions before it (so a refused command leaves a changed
+    /// aggregate behind in the framework's hands).
+    #[derive(Debug, Default, Clone, Serialize, Deserialize)]
+    struct Counter {
+        total: u64,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    enum Counted {
+        Added(u64),
+    }
+
+    impl DomainEvent for Counted {
+        fn event_type(&self) -> String {
+            "Added".into()
+        }
+        fn event_version(&self) -> String {
+            "1".into()
+        }
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("over the limit")]
+    struct OverLimit;
+
+    impl Aggregate for Counter {
+        const TYPE: &'static str = "counter";
+        type Command = Vec<u64>;
+        type Event = Counted;
+        type Error = OverLimit;
+        type Services = ();
+
+        async fn handle(
+            &mut self,
+            adds: Vec<u64>,
+            _: &(),
+            sink: &EventSink<Self>,
+        ) -> Result<(), OverLimit> {
+            for add in adds {
+                if self.total + add > 100 {
+                    return Err(OverLimit);
+                }
+                sink.write(Counted::Added(add), self).await;
+            }
+            Ok(())
+        }
+
+        fn apply(&mut self, event: Counted) {
+            let Counted::Added(n) = event;
+            self.total += n;
+        }
+    }
+
+    async fn run(
+        store: &CachedEventStore<Counter>,
+        adds: Vec<u64>,
+    ) -> Result<(), AggregateError<OverLimit>> {
+        CqrsFramework::new(store.clone(), vec![], ())
+            .execute_with_metadata("c", adds, HashMap::new())
+            .await
+    }
+
+    async fn total(store: &CachedEventStore<Counter>) -> u64 {
+        store.read("c").await.unwrap().total
+    }
+
+    /// Commands take the cached aggregate and put the decided state back:
+    /// the cache follows another writer's events, and a refused command's
+    /// half-changed aggregate is never kept.
+    #[tokio::test]
+    async fn a_cached_aggregate_follows_the_log_through_refusals_and_other_writers() {
+        let test_db = TestDb::sqlite();
+        let db = test_db.connect().await;
+        let log = EventLog::open(&db).await.unwrap();
+        let one = CachedEventStore::<Counter>::new(log.clone(), 10);
+        // Another process's cache over the same log.
+        let other = CachedEventStore::<Counter>::new(log.clone(), 10);
+
+        run(&one, vec![1, 2]).await.unwrap();
+        assert_eq!(one.peek("c", |c| c.total), Some(3));
+        run(&other, vec![10]).await.unwrap();
+        assert_eq!(total(&other).await, 13);
+
+        // `one` still holds 3; its next command reads the newer event first.
+        assert_eq!(one.peek("c", |c| c.total), Some(3));
+        run(&one, vec![5]).await.unwrap();
+        assert_eq!(one.peek("c", |c| c.total), Some(18));
+
+        // Refused after adding 50 to the aggregate in hand: nothing is
+        // appended and nothing of it stays cached.
+        let refused = run(&one, vec![50, 40]).await;
+        assert!(matches!(refused, Err(AggregateError::UserError(OverLimit))));
+        assert_eq!(one.peek("c", |c| c.total), None, "read again when needed");
+        assert_eq!(total(&one).await, 18);
+        assert_eq!(
+            one.peek("c", |c| c.total),
+            Some(18),
+            "a read keeps it cached"
+        );
+
+        run(&other, vec![1]).await.unwrap();
+        assert_eq!(total(&other).await, 19);
+        run(&one, vec![1]).await.unwrap();
+        assert_eq!(total(&one).await, 20);
+        assert_eq!(total(&other).await, 20);
+    }
+}
