@@ -12,7 +12,7 @@ pub mod sequencing;
 mod xapi;
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use domain::cmi::{
     ApiCall, LaunchContext, RecordedCall, RuntimeData, RuntimeSession, RuntimeSummary,
@@ -21,11 +21,13 @@ use domain::events::Event;
 use domain::lrs::statement::StatementEvent;
 use domain::registration::{ActivityResult, LoggedCall, Progress, RegistrationEvent};
 use domain::tenancy::Scope;
+use imbl::OrdMap;
+use imbl::ordmap::DiffItem;
 use serde::Deserialize;
 use store::StoreError;
 use store::db::{Database, Row, Tx, Value, sql};
 
-use crate::lrs::insert_rows;
+use crate::lrs::{insert_rows, placeholders};
 
 use crate::runtime::{Envelope, Projection, ProjectionError};
 use crate::workspaces::timestamp;
@@ -38,7 +40,19 @@ use crate::workspaces::timestamp;
 #[derive(Default)]
 pub struct RegistrationsView {
     live: Mutex<HashMap<String, LiveDelivery>>,
+    /// The runtime data last written for each activity, as of the log
+    /// position `activity_results.data_position` says: a batch writes the
+    /// difference. A position that does not match (a rolled-back write, a
+    /// replay, another process) reads the values from `activity_values`.
+    written: Arc<Written>,
 }
+
+/// Per activity: the log position its written data is as of, and the data.
+type Written = Mutex<WrittenData>;
+type WrittenData = HashMap<String, (i64, OrdMap<String, String>)>;
+
+/// How many activities' data [`RegistrationsView::written`] keeps at most.
+const WRITTEN_CAPACITY: usize = 10_000;
 
 struct LiveDelivery {
     delivery: i64,
@@ -112,6 +126,7 @@ impl Projection for RegistrationsView {
             "registrations",
             "registration_progress",
             "activity_results",
+            "activity_values",
             "launches",
             "runtime_deliveries",
             "runtime_log",
@@ -139,7 +154,7 @@ impl Projection for RegistrationsView {
         tx: &mut Tx,
         envelopes: &[Envelope<'_>],
     ) -> Result<(), ProjectionError> {
-        let mut gathered = Gathered::default();
+        let mut gathered = Gathered::new(&self.written);
         let mut rest = envelopes;
         let mut index = 0;
         while let Some(first) = rest.first() {
@@ -245,16 +260,18 @@ impl Projection for RegistrationsView {
                     .bind(timestamp(at)),
                 )
                 .await?;
-                tx.execute(
-                    sql(
-                        "DELETE FROM activity_results WHERE workspace_id = $1 AND environment = $2 \
-                         AND registration_id = $3",
+                for table in ["activity_results", "activity_values"] {
+                    tx.execute(
+                        sql(format!(
+                            "DELETE FROM {table} WHERE workspace_id = $1 AND environment = $2 \
+                             AND registration_id = $3"
+                        ))
+                        .bind(&k.workspace)
+                        .bind(&k.environment)
+                        .bind(&k.registration),
                     )
-                    .bind(&k.workspace)
-                    .bind(&k.environment)
-                    .bind(&k.registration),
-                )
-                .await?;
+                    .await?;
+                }
                 reset_progress(tx, &k, i64::from(*attempt)).await?;
                 for query in [
                     "DELETE FROM registration_sequencing WHERE workspace_id = $1 AND environment = $2 \
@@ -346,7 +363,7 @@ impl Projection for RegistrationsView {
             }
             E::RuntimeValueSet { .. } | E::RuntimeBatchCommitted { .. } => {
                 // The same writes as a run of one.
-                let mut gathered = Gathered::default();
+                let mut gathered = Gathered::new(&self.written);
                 self.gather(tx, &mut gathered, std::slice::from_ref(envelope), 0)
                     .await?;
                 gathered.write(tx).await?;
@@ -582,6 +599,7 @@ impl RegistrationsView {
                         activity_id: activity_id.clone(),
                         summary: summary.clone(),
                         data,
+                        position: envelope.record.position,
                         at: server_at.clone(),
                     },
                 );
@@ -896,6 +914,8 @@ async fn batch_logged(
 /// it leaves is what applying the events one by one leaves.
 #[derive(Default)]
 struct Gathered {
+    /// The view's [`RegistrationsView::written`].
+    written: Arc<Written>,
     /// `runtime_log` rows, in the log's order.
     log: Vec<Vec<Value>>,
     /// Per session (its [`live_key`]): the rows of `log` still waiting for
@@ -924,10 +944,19 @@ struct ActivityUpdate {
     activity_id: String,
     summary: RuntimeSummary,
     data: RuntimeData,
+    /// The log position of the batch event the data is as of.
+    position: i64,
     at: String,
 }
 
 impl Gathered {
+    fn new(written: &Arc<Written>) -> Gathered {
+        Gathered {
+            written: written.clone(),
+            ..Gathered::default()
+        }
+    }
+
     async fn write(&mut self, tx: &mut Tx) -> Result<(), StoreError> {
         if !self.log.is_empty() {
             let rows = std::mem::take(&mut self.log);
@@ -961,7 +990,7 @@ impl Gathered {
         }
         let activities: Vec<ActivityUpdate> = self.activities.drain().map(|(_, a)| a).collect();
         for chunk in activities.chunks(ROWS_PER_UPDATE) {
-            upsert_activities(tx, chunk).await?;
+            upsert_activities(tx, chunk, &self.written).await?;
         }
         let roll_ups: Vec<(Key, String)> = self.roll_ups.drain().map(|(_, r)| r).collect();
         for chunk in roll_ups.chunks(ROWS_PER_UPDATE) {
@@ -1011,8 +1040,13 @@ fn values_list(rows: usize, columns: usize) -> String {
     out
 }
 
-/// Each activity's result after its last batch (keys distinct).
-async fn upsert_activities(tx: &mut Tx, activities: &[ActivityUpdate]) -> Result<(), StoreError> {
+/// Each activity's result after its last batch (keys distinct), and the
+/// data model values that batch changed.
+async fn upsert_activities(
+    tx: &mut Tx,
+    activities: &[ActivityUpdate],
+    written: &Written,
+) -> Result<(), StoreError> {
     let mut registrations: Vec<&Key> = Vec::new();
     for activity in activities {
         if !registrations.iter().any(|k| same(k, &activity.key)) {
@@ -1035,6 +1069,7 @@ async fn upsert_activities(tx: &mut Tx, activities: &[ActivityUpdate]) -> Result
         let key: (String, String, String) = (row.get(0)?, row.get(1)?, row.get(2)?);
         attempts.insert(key, row.get::<i64>(3)?);
     }
+    write_values(tx, activities, written).await?;
     let rows = activities
         .iter()
         .map(|a| {
@@ -1047,7 +1082,7 @@ async fn upsert_activities(tx: &mut Tx, activities: &[ActivityUpdate]) -> Result
                 ))
                 .copied()
                 .unwrap_or(1);
-            activity_values(k, &a.activity_id, attempt, &a.summary, &a.data, &a.at)
+            activity_values(k, &a.activity_id, attempt, &a.summary, a.position, &a.at)
         })
         .collect();
     insert_rows(
@@ -1060,26 +1095,151 @@ async fn upsert_activities(tx: &mut Tx, activities: &[ActivityUpdate]) -> Result
     .await
 }
 
+fn written_key(k: &Key, activity_id: &str) -> String {
+    format!(
+        "{}\u{1f}{}\u{1f}{}\u{1f}{activity_id}",
+        k.workspace, k.environment, k.registration
+    )
+}
+
+/// Writes to `activity_values` what each activity's data changed since it
+/// was last written: from the data kept in `written` when its position is
+/// the stored one, else from the stored values.
+async fn write_values(
+    tx: &mut Tx,
+    activities: &[ActivityUpdate],
+    written: &Written,
+) -> Result<(), StoreError> {
+    let mut query = sql(format!(
+        "SELECT workspace_id, environment, registration_id, activity_id, data_position \
+         FROM activity_results WHERE (workspace_id, environment, registration_id, activity_id) \
+         IN (VALUES {})",
+        values_list(activities.len(), 4)
+    ));
+    for a in activities {
+        query = query
+            .bind(&a.key.workspace)
+            .bind(&a.key.environment)
+            .bind(&a.key.registration)
+            .bind(&a.activity_id);
+    }
+    let mut stored: HashMap<String, i64> = HashMap::new();
+    for row in tx.fetch_all(query).await? {
+        let k = Key {
+            workspace: row.get(0)?,
+            environment: row.get(1)?,
+            registration: row.get(2)?,
+        };
+        stored.insert(written_key(&k, &row.get::<String>(3)?), row.get(4)?);
+    }
+    fn lock(written: &Written) -> std::sync::MutexGuard<'_, WrittenData> {
+        written.lock().unwrap_or_else(|p| p.into_inner())
+    }
+    let mut upserts: Vec<Vec<Value>> = Vec::new();
+    for a in activities {
+        let key = written_key(&a.key, &a.activity_id);
+        let kept = lock(written)
+            .get(&key)
+            .filter(|(position, _)| stored.get(&key) == Some(position))
+            .map(|(_, values)| values.clone());
+        let before = match kept {
+            Some(values) => values,
+            None => stored_values(tx, &a.key, &a.activity_id).await?,
+        };
+        let mut removed: Vec<&String> = Vec::new();
+        for change in before.diff(&a.data.values) {
+            let (element, value) = match change {
+                DiffItem::Add(element, value) => (element, value),
+                DiffItem::Update { new, .. } => new,
+                DiffItem::Remove(element, _) => {
+                    removed.push(element);
+                    continue;
+                }
+            };
+            upserts.push(vec![
+                a.key.workspace.as_str().into(),
+                a.key.environment.as_str().into(),
+                a.key.registration.as_str().into(),
+                a.activity_id.as_str().into(),
+                element.as_str().into(),
+                value.as_str().into(),
+            ]);
+        }
+        for chunk in removed.chunks(ROWS_PER_UPDATE) {
+            let mut query = sql(format!(
+                "DELETE FROM activity_values WHERE workspace_id = $1 AND environment = $2 \
+                 AND registration_id = $3 AND activity_id = $4 AND element IN ({})",
+                placeholders(5, chunk.len())
+            ))
+            .bind(&a.key.workspace)
+            .bind(&a.key.environment)
+            .bind(&a.key.registration)
+            .bind(&a.activity_id);
+            for element in chunk {
+                query = query.bind(element.as_str());
+            }
+            tx.execute(query).await?;
+        }
+        let mut kept = lock(written);
+        if kept.len() >= WRITTEN_CAPACITY && !kept.contains_key(&key) {
+            kept.clear();
+        }
+        kept.insert(key, (a.position, a.data.values.clone()));
+    }
+    insert_rows(
+        tx,
+        "INSERT INTO activity_values (workspace_id, environment, registration_id, activity_id, element, value)",
+        6,
+        upserts,
+        "ON CONFLICT (workspace_id, environment, registration_id, activity_id, element) \
+         DO UPDATE SET value = excluded.value",
+    )
+    .await
+}
+
+/// The values stored for an activity.
+async fn stored_values(
+    tx: &mut Tx,
+    k: &Key,
+    activity_id: &str,
+) -> Result<OrdMap<String, String>, StoreError> {
+    let rows = tx
+        .fetch_all(
+            sql(
+                "SELECT element, value FROM activity_values WHERE workspace_id = $1 \
+                 AND environment = $2 AND registration_id = $3 AND activity_id = $4",
+            )
+            .bind(&k.workspace)
+            .bind(&k.environment)
+            .bind(&k.registration)
+            .bind(activity_id),
+        )
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.get::<String>(0)?, r.get::<String>(1)?)))
+        .collect()
+}
+
 fn same(a: &Key, b: &Key) -> bool {
     a.workspace == b.workspace && a.environment == b.environment && a.registration == b.registration
 }
 
 const ACTIVITY_INSERT: &str = "INSERT INTO activity_results (workspace_id, environment, registration_id, \
      activity_id, attempt, completion, success, score_scaled, score_raw, score_min, score_max, \
-     total_time_seconds, summary, data, updated_at)";
+     total_time_seconds, summary, data_position, updated_at)";
 const ACTIVITY_COLUMNS: usize = 15;
 const ACTIVITY_CONFLICT: &str = "ON CONFLICT (workspace_id, environment, registration_id, activity_id) DO UPDATE SET \
      attempt = excluded.attempt, completion = excluded.completion, success = excluded.success, \
      score_scaled = excluded.score_scaled, score_raw = excluded.score_raw, score_min = excluded.score_min, \
      score_max = excluded.score_max, total_time_seconds = excluded.total_time_seconds, \
-     summary = excluded.summary, data = excluded.data, updated_at = excluded.updated_at";
+     summary = excluded.summary, data_position = excluded.data_position, updated_at = excluded.updated_at";
 
 fn activity_values(
     k: &Key,
     activity_id: &str,
     attempt: i64,
     summary: &RuntimeSummary,
-    data: &RuntimeData,
+    data_position: i64,
     at: &str,
 ) -> Vec<Value> {
     vec![
@@ -1096,7 +1256,7 @@ fn activity_values(
         number(&summary.score_max).into(),
         seconds(summary).into(),
         json(summary).into(),
-        json(&data.values).into(),
+        data_position.into(),
         at.into(),
     ]
 }
@@ -1410,13 +1570,32 @@ pub async fn activities(
     let rows = db
         .fetch_all(
             sql("SELECT activity_id, completion, success, score_scaled, score_raw, score_min, score_max, \
-                 total_time_seconds, summary, updated_at, data FROM activity_results WHERE workspace_id = $1 \
+                 total_time_seconds, summary, updated_at FROM activity_results WHERE workspace_id = $1 \
                  AND environment = $2 AND registration_id = $3 ORDER BY activity_id")
             .bind(scope.workspace_id().to_string())
             .bind(scope.environment().as_str())
             .bind(id),
         )
         .await?;
+    // A second read: a batch applied in between shows in the data first.
+    let mut values: HashMap<String, serde_json::Map<String, serde_json::Value>> = HashMap::new();
+    for row in db
+        .fetch_all(
+            sql(
+                "SELECT activity_id, element, value FROM activity_values WHERE workspace_id = $1 \
+                 AND environment = $2 AND registration_id = $3",
+            )
+            .bind(scope.workspace_id().to_string())
+            .bind(scope.environment().as_str())
+            .bind(id),
+        )
+        .await?
+    {
+        values
+            .entry(row.get(0)?)
+            .or_default()
+            .insert(row.get(1)?, serde_json::Value::String(row.get(2)?));
+    }
     rows.iter()
         .map(|r| {
             Ok(ActivityRow {
@@ -1431,8 +1610,9 @@ pub async fn activities(
                 summary: serde_json::from_str(&r.get::<String>(8)?)
                     .map_err(|e| corrupt(format!("activity_results.summary: {e}")))?,
                 updated_at: r.get(9)?,
-                data: serde_json::from_str(&r.get::<String>(10)?)
-                    .map_err(|e| corrupt(format!("activity_results.data: {e}")))?,
+                data: serde_json::Value::Object(
+                    values.remove(&r.get::<String>(0)?).unwrap_or_default(),
+                ),
             })
         })
         .collect()

@@ -522,6 +522,41 @@ async fn a_second_launch_resumes_and_supersedes_the_first() {
         progress["activities"][0]["runtime"]["cmi.core.lesson_location"],
         "page-9"
     );
+    assert_eq!(
+        progress["activities"][0]["runtime"]["cmi.core.exit"],
+        "suspend"
+    );
+    // The second tab's first batch: its data is the resumed data without the
+    // last session's exit, and the view drops that value too.
+    let done = json(
+        second
+            .commit(
+                1,
+                "i1",
+                json!([
+                    call(0, "LMSInitialize", json!({"arg": ""}), "true", 0),
+                    set(1, "cmi.core.lesson_location", "page-10"),
+                ]),
+                false,
+            )
+            .await,
+        200,
+    )
+    .await;
+    let position = done["position"].as_i64().unwrap();
+    let progress = json(
+        app.get(
+            key,
+            &format!("/api/v1/registrations/r1/progress?min_position={position}"),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let runtime = &progress["activities"][0]["runtime"];
+    assert_eq!(runtime["cmi.core.lesson_location"], "page-10", "{runtime}");
+    assert_eq!(runtime["cmi.suspend_data"].as_str().unwrap().len(), 4000);
+    assert!(runtime.get("cmi.core.exit").is_none(), "{runtime}");
 
     // A reset starts attempt 2 from nothing; the history stays.
     let reset = json(

@@ -157,9 +157,9 @@ pub(super) async fn statement(
     let summary = summary(&progress);
     tx.execute(
         sql("INSERT INTO activity_results (workspace_id, environment, registration_id, activity_id, attempt, \
-             completion, success, score_scaled, score_raw, score_min, score_max, total_time_seconds, summary, data, \
+             completion, success, score_scaled, score_raw, score_min, score_max, total_time_seconds, summary, \
              updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, CAST(NULL AS DOUBLE PRECISION), \
-             $12, '{}', $13) \
+             $12, $13) \
              ON CONFLICT (workspace_id, environment, registration_id, activity_id) DO UPDATE SET \
              attempt = excluded.attempt, completion = excluded.completion, success = excluded.success, \
              score_scaled = excluded.score_scaled, score_raw = excluded.score_raw, score_min = excluded.score_min, \
