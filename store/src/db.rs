@@ -231,7 +231,8 @@ impl Database {
     /// loss can take back its last commits, never part of one, and the
     /// view's checkpoint goes back with them, so the view applies those
     /// events again. The log's next durable commit flushes it along. On
-    /// PostgreSQL this is [`begin`](Self::begin).
+    /// PostgreSQL the transaction commits with `synchronous_commit = off`,
+    /// to the same effect.
     pub async fn begin_view(&self) -> Result<Tx, StoreError> {
         self.begin_with(Commit::Rebuildable).await
     }
@@ -251,7 +252,17 @@ impl Database {
                 };
                 Tx::Sqlite(writer.begin_with(begin).await?)
             }
-            Database::Postgres { pool, .. } => Tx::Postgres(pool.begin().await?),
+            Database::Postgres { pool, .. } => {
+                let mut tx = pool.begin().await?;
+                if let Commit::Rebuildable = commit {
+                    // The same on PostgreSQL: the commit returns before its
+                    // WAL is flushed; a crash can lose it, never part of it.
+                    sqlx::query("SET LOCAL synchronous_commit = off")
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Tx::Postgres(tx)
+            }
         })
     }
 
@@ -793,6 +804,33 @@ mod tests {
                 "{durability:?}: durable, view, view, durable, view"
             );
         }
+    }
+
+    /// On PostgreSQL a view's transaction commits asynchronously, the rest
+    /// as the server is configured (runs in the PostgreSQL pass of the
+    /// tests, with `TEST_DATABASE_URL`).
+    #[tokio::test]
+    async fn views_commit_asynchronously_on_postgres() {
+        let test_db = crate::testing::TestDb::new().await;
+        let db = test_db.connect().await;
+        if db.backend() != Backend::Postgres {
+            return;
+        }
+        let mut levels = Vec::new();
+        for view in [false, true, false] {
+            let mut tx = if view {
+                db.begin_view().await.unwrap()
+            } else {
+                db.begin().await.unwrap()
+            };
+            let rows = tx
+                .fetch_all(sql("SELECT current_setting('synchronous_commit')"))
+                .await
+                .unwrap();
+            levels.push(rows[0].get::<String>(0).unwrap());
+            tx.commit().await.unwrap();
+        }
+        assert_eq!(levels, ["on", "off", "on"]);
     }
 
     #[tokio::test]
