@@ -41,15 +41,7 @@ fn text(seed: usize, size: usize) -> Vec<u8> {
 }
 
 fn media(seed: usize, size: usize) -> Vec<u8> {
-    let mut state = (seed as u32).wrapping_mul(2_654_435_761) | 1;
-    (0..size)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            state as u8
-        })
-        .collect()
+    store::testing::noise(size, (seed as u32).wrapping_mul(2_654_435_761))
 }
 
 /// Writes the package; returns its inflated size.

@@ -202,6 +202,17 @@ impl Client {
         serde_json::from_str(&text).unwrap()
     }
 
+    /// Commits batch `n` of the session at `url` and checks that it was
+    /// acknowledged: how long it took, and the answer.
+    async fn commit(&self, url: &str, n: u64, seq: &mut u64) -> (Duration, Value) {
+        let body = json!({"batch": n, "activity_id": "i1", "calls": batch(n, seq)});
+        let started = Instant::now();
+        let answer = self.runtime(url.to_owned(), body).await;
+        let took = started.elapsed();
+        assert_eq!(answer["acked"], n);
+        (took, answer)
+    }
+
     /// Waits until every view has applied the event at `position`; returns
     /// how long that took.
     async fn views_reach(&self, server: &Server, position: i64) -> Duration {
@@ -421,12 +432,8 @@ fn main() {
                 let mut position = 0;
                 while Instant::now() < deadline {
                     n += 1;
-                    let body =
-                        json!({"batch": n, "activity_id": "i1", "calls": batch(n, &mut seq)});
-                    let started = Instant::now();
-                    let answer = client.runtime(url.clone(), body).await;
-                    latencies.push(started.elapsed());
-                    assert_eq!(answer["acked"], n);
+                    let (took, answer) = client.commit(&url, n, &mut seq).await;
+                    latencies.push(took);
                     position = position.max(answer["position"].as_i64().unwrap());
                 }
                 (latencies, url, n, seq, position)
@@ -469,12 +476,7 @@ fn main() {
                         break;
                     }
                     n += 1;
-                    let body =
-                        json!({"batch": n, "activity_id": "i1", "calls": batch(n, &mut seq)});
-                    let started = Instant::now();
-                    let answer = client.runtime(url.clone(), body).await;
-                    latencies.push(started.elapsed());
-                    assert_eq!(answer["acked"], n);
+                    latencies.push(client.commit(&url, n, &mut seq).await.0);
                 }
                 latencies
             }));
@@ -493,8 +495,7 @@ fn main() {
         let url = format!("{}/runtime/{session}/commit", server.content);
         let mut seq = 0;
         for n in 1..=(PRIOR_EVENTS / (SET_VALUES + 1)) as u64 + 1 {
-            let body = json!({"batch": n, "activity_id": "i1", "calls": batch(n, &mut seq)});
-            client.runtime(url.clone(), body).await;
+            client.commit(&url, n, &mut seq).await;
         }
         let mut launches = Vec::new();
         for _ in 0..LAUNCHES {

@@ -135,3 +135,17 @@ pub fn local_blob_config() -> (BlobConfig, tempfile::TempDir) {
     let root: PathBuf = dir.path().join("blobs");
     (BlobConfig::Local { root }, dir)
 }
+
+/// `len` bytes that do not compress, the same for the same `seed`
+/// (xorshift32), for test packages and blobs.
+pub fn noise(len: usize, seed: u32) -> Vec<u8> {
+    let mut state = seed | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state as u8
+        })
+        .collect()
+}

@@ -9,15 +9,7 @@ use tokio::io::AsyncReadExt;
 
 /// Deterministic bytes that do not compress to nothing.
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
-    let mut state = u32::from(seed).wrapping_mul(2_654_435_761) | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            state as u8
-        })
-        .collect()
+    store::testing::noise(len, u32::from(seed).wrapping_mul(2_654_435_761))
 }
 
 async fn contract(config: BlobConfig) {

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use e2e::packages::{self, zip};
 use e2e::{TestApp, error, json};
 use serde_json::Value;
+use store::testing::noise;
 
 async fn complete(app: &TestApp, key: &str, id: &str, package: Vec<u8>) -> Value {
     let import = app.import(key, id, package).await;
@@ -21,19 +22,6 @@ fn launch_urls(node: &Value, out: &mut Vec<String>) {
     for child in node["children"].as_array().into_iter().flatten() {
         launch_urls(child, out);
     }
-}
-
-/// `n` incompressible bytes, the same for the same seed.
-fn noise(n: usize, seed: u32) -> Vec<u8> {
-    let mut state = seed | 1;
-    (0..n)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            state as u8
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

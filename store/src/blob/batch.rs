@@ -386,18 +386,7 @@ fn sync_each<'a>(paths: impl Iterator<Item = &'a Path>) -> std::io::Result<()> {
 mod tests {
     use super::*;
     use crate::blob::BlobConfig;
-
-    fn noise(len: usize, seed: u32) -> Vec<u8> {
-        let mut state = seed | 1;
-        (0..len)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 17;
-                state ^= state << 5;
-                state as u8
-            })
-            .collect()
-    }
+    use crate::testing::noise;
 
     /// Every blob file under the root (not the temp area).
     fn stored(root: &Path) -> BTreeSet<String> {
