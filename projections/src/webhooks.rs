@@ -44,6 +44,10 @@ impl Projection for WebhooksView {
         &["webhooks", "webhook_deliveries", "webhook_attempts"]
     }
 
+    fn handles(&self, event_type: &str) -> bool {
+        !catalogue::NEVER_PUBLIC.contains(&event_type)
+    }
+
     /// Stored statements are many and `statement.stored` is opt-in: a run
     /// of them is looked at only in the workspaces where an enabled
     /// endpoint names that type (one query per workspace and batch).

@@ -214,6 +214,30 @@ fn local_id(stream_id: &str) -> &str {
     stream_id.splitn(4, ':').nth(3).unwrap_or(stream_id)
 }
 
+/// The log event types that never have a public form, whatever they hold
+/// ([`public_event`] is `None` for each). They are the runtime's and the
+/// LRS documents' own traffic, so most of the log: the webhook outbox does
+/// not even open a transaction for a batch made only of them.
+pub const NEVER_PUBLIC: &[&str] = &[
+    "WorkspaceCreated",
+    "WorkspaceRenamed",
+    "ActivityDelivered",
+    "RuntimeValueSet",
+    "RuntimeBatchCommitted",
+    "RuntimeBatchRefused",
+    "TimeOnTaskMeasured",
+    "NavigationRequested",
+    "SequencingStarted",
+    "SequencingDecided",
+    "LearnerGlobalsWritten",
+    "DocumentWritten",
+    "DocumentDeleted",
+    "LaunchTokenIssued",
+    "LaunchTokenRevoked",
+    "ForwardingConfigured",
+    "ForwardingRemoved",
+];
+
 /// The public form of a log event of stream `stream_id`, or `None` for
 /// events receivers never see.
 pub fn public_event(event: &Event, stream_id: &str) -> Option<PublicEvent> {
@@ -1015,7 +1039,22 @@ mod tests {
         let mut all: Vec<&str> = CATALOGUE.iter().map(|k| k.event_type).collect();
         all.sort_unstable();
         assert_eq!(sampled, all, "add a sample of each new domain event here");
+        for never in NEVER_PUBLIC {
+            let kind = crate::events::kind_of(never).expect(never);
+            assert!(
+                !kind.aggregate.starts_with("webhook"),
+                "the outbox applies every webhook event: {never}"
+            );
+        }
         for (event, expected) in samples {
+            if NEVER_PUBLIC.contains(&event.event_type()) {
+                assert_eq!(
+                    expected,
+                    None,
+                    "{} is listed in NEVER_PUBLIC",
+                    event.event_type()
+                );
+            }
             let public = public_event(&event, "sample:w:live:r:1");
             assert_eq!(public.as_ref().map(|p| p.event_type), expected, "{event:?}");
             if let Some(public) = public {
