@@ -1,5 +1,6 @@
-//! Registrations, their launches, progress, per-activity results and the
-//! runtime log (projection `registrations`).
+//! Registrations, their launches, progress and per-activity results
+//! (projection `registrations`). The runtime log is read from the log
+//! itself ([`runtime_log`]).
 //!
 //! Progress rolls up the activities' summaries (each runtime batch carries
 //! the summary the server computed with `domain::cmi`): the registration
@@ -8,6 +9,7 @@
 //! the mean of the scaled scores. xAPI content reports through statements
 //! instead ([`xapi`]), which become its activity's results the same way.
 
+pub mod runtime_log;
 pub mod sequencing;
 mod xapi;
 
@@ -35,8 +37,9 @@ use crate::workspaces::timestamp;
 /// The projection. It keeps the runtime session of each live delivery in
 /// memory, to compute the activity's data after each batch without
 /// replaying the delivery from its start; a session it does not have (after
-/// a restart, during a replay) is rebuilt from the delivery's context and
-/// the runtime log, both in its own tables.
+/// a restart, during a replay) is rebuilt from the delivery's context (in
+/// its own table) and the session's calls since the delivery (read from the
+/// registration's stream in the log).
 #[derive(Default)]
 pub struct RegistrationsView {
     live: Mutex<HashMap<String, LiveDelivery>>,
@@ -129,7 +132,6 @@ impl Projection for RegistrationsView {
             "activity_values",
             "launches",
             "runtime_deliveries",
-            "runtime_log",
             "registration_sequencing",
             "sequencing_activities",
             "sequencing_log",
@@ -146,9 +148,9 @@ impl Projection for RegistrationsView {
     /// Statements are many, and few are a registration's: the xAPI
     /// registrations of a batch's statements are looked up together. Runs
     /// of runtime events (`RuntimeValueSet`, `RuntimeBatchCommitted`) are
-    /// gathered in a [`Gathered`] and written together: their runtime log
-    /// rows in multi-row statements, and each session's launch, each
-    /// activity's result and each registration's total time once.
+    /// gathered in a [`Gathered`] and written together: each session's
+    /// launch, each activity's result and data and each registration's
+    /// total time once.
     async fn apply_batch(
         &self,
         tx: &mut Tx,
@@ -156,7 +158,6 @@ impl Projection for RegistrationsView {
     ) -> Result<(), ProjectionError> {
         let mut gathered = Gathered::new(&self.written);
         let mut rest = envelopes;
-        let mut index = 0;
         while let Some(first) = rest.first() {
             if let Event::Registration(event) = &first.event
                 && matches!(
@@ -165,9 +166,8 @@ impl Projection for RegistrationsView {
                         | RegistrationEvent::RuntimeBatchCommitted { .. }
                 )
             {
-                self.gather(tx, &mut gathered, envelopes, index).await?;
+                self.gather(tx, &mut gathered, first).await?;
                 rest = &rest[1..];
-                index += 1;
                 continue;
             }
             gathered.write(tx).await?;
@@ -178,7 +178,6 @@ impl Projection for RegistrationsView {
             if statements == 0 {
                 self.apply(tx, first).await?;
                 rest = &rest[1..];
-                index += 1;
                 continue;
             }
             let (run, after) = rest.split_at(statements);
@@ -189,7 +188,6 @@ impl Projection for RegistrationsView {
                 }
             }
             rest = after;
-            index += statements;
         }
         gathered.write(tx).await?;
         Ok(())
@@ -364,8 +362,7 @@ impl Projection for RegistrationsView {
             E::RuntimeValueSet { .. } | E::RuntimeBatchCommitted { .. } => {
                 // The same writes as a run of one.
                 let mut gathered = Gathered::new(&self.written);
-                self.gather(tx, &mut gathered, std::slice::from_ref(envelope), 0)
-                    .await?;
+                self.gather(tx, &mut gathered, envelope).await?;
                 gathered.write(tx).await?;
             }
             E::RuntimeBatchRefused { session_id, at, .. } => {
@@ -451,16 +448,14 @@ impl Projection for RegistrationsView {
 }
 
 impl RegistrationsView {
-    /// [`apply`](Projection::apply) for a runtime event at `envelopes[index]`,
-    /// leaving its writes in `gathered`.
+    /// [`apply`](Projection::apply) for a runtime event, leaving its writes
+    /// in `gathered`.
     async fn gather(
         &self,
         tx: &mut Tx,
         gathered: &mut Gathered,
-        envelopes: &[Envelope<'_>],
-        index: usize,
+        envelope: &Envelope<'_>,
     ) -> Result<(), ProjectionError> {
-        let envelope = &envelopes[index];
         let Event::Registration(event) = &envelope.event else {
             return Ok(());
         };
@@ -468,14 +463,12 @@ impl RegistrationsView {
         match event.as_ref() {
             RegistrationEvent::RuntimeValueSet {
                 session_id,
-                activity_id,
                 seq,
                 element,
                 value,
-                client_at,
-                at,
+                ..
             } => {
-                let delivery = self.delivery_of(tx, &k, session_id).await?;
+                // Applied with its batch, which follows it in the log.
                 if let Some(live) = self.lock().get_mut(&live_key(&k, session_id)) {
                     live.pending.push(RecordedCall {
                         seq: *seq,
@@ -490,36 +483,10 @@ impl RegistrationsView {
                         host_failure: false,
                     });
                 }
-                let row = log_values(
-                    &k,
-                    LogRow {
-                        delivery,
-                        seq: *seq,
-                        session_id,
-                        activity_id,
-                        batch: None,
-                        call_fn: "SetValue",
-                        element: Some(element),
-                        value: Some(value),
-                        result: "true",
-                        error: 0,
-                        server: None,
-                        host_failure: false,
-                        client_at: client_at.as_ref().map(timestamp),
-                        server_at: timestamp(at),
-                    },
-                );
-                gathered
-                    .unbatched
-                    .entry(live_key(&k, session_id))
-                    .or_default()
-                    .push(gathered.log.len());
-                gathered.log.push(row);
             }
             RegistrationEvent::RuntimeBatchCommitted {
                 session_id,
                 activity_id,
-                batch,
                 calls,
                 summary,
                 at,
@@ -528,48 +495,8 @@ impl RegistrationsView {
                 let delivery = self.delivery_of(tx, &k, session_id).await?;
                 let server_at = timestamp(at);
                 let live = live_key(&k, session_id);
-                // The batch's values were appended right before it, in the
-                // same transaction: when an event before them is in this
-                // run, they are all gathered here; otherwise some may have
-                // been written already by the previous batch, unbatched.
-                let values = envelopes[..index]
-                    .iter()
-                    .rev()
-                    .take_while(|e| {
-                        e.record.stream_id == envelope.record.stream_id
-                            && matches!(&e.event, Event::Registration(r)
-                                if matches!(r.as_ref(), RegistrationEvent::RuntimeValueSet { session_id: s, .. } if s == session_id))
-                    })
-                    .count();
-                for row in gathered.unbatched.remove(&live).unwrap_or_default() {
-                    gathered.log[row][LOG_BATCH] = Value::Int(*batch as i64);
-                }
-                for logged in calls {
-                    let row = logged_row(
-                        delivery,
-                        session_id,
-                        activity_id,
-                        *batch,
-                        logged,
-                        &server_at,
-                    );
-                    gathered.log.push(log_values(&k, row));
-                }
-                if values == index || gathered.written_unbatched.remove(&live) {
-                    // Before any later value of the session is written.
-                    gathered.write(tx).await?;
-                    batch_logged(tx, &k, delivery, session_id, *batch).await?;
-                }
-                let cached = self
-                    .lock()
-                    .get(&live)
-                    .is_some_and(|l| l.delivery == delivery);
-                if !cached {
-                    // The rebuild reads the runtime log.
-                    gathered.write(tx).await?;
-                }
                 let data = self
-                    .data_after_batch(tx, &k, session_id, delivery, calls)
+                    .data_after_batch(tx, envelope, &k, session_id, delivery, calls)
                     .await?;
                 let exit = Some(summary.exit.clone()).filter(|e| !e.is_empty());
                 match gathered.launches.get_mut(&live) {
@@ -639,6 +566,7 @@ impl RegistrationsView {
     async fn data_after_batch(
         &self,
         tx: &mut Tx,
+        envelope: &Envelope<'_>,
         k: &Key,
         session_id: &str,
         delivery: i64,
@@ -650,8 +578,8 @@ impl RegistrationsView {
             .get(&cache_key)
             .is_some_and(|l| l.delivery == delivery);
         if !cached {
-            // Rebuild: the delivery's context, then every call logged so far
-            // (this batch's included: its rows were just written).
+            // Rebuild: the delivery's context, then every call of the
+            // session since the delivery, this batch's included.
             let row = tx
                 .fetch_optional(
                     sql("SELECT context FROM runtime_deliveries WHERE workspace_id = $1 AND environment = $2 \
@@ -667,21 +595,12 @@ impl RegistrationsView {
                 .map_err(|e| ProjectionError::Inconsistent(format!("delivery context: {e}")))?;
             let mut runtime = RuntimeSession::new(context)
                 .map_err(|e| ProjectionError::Inconsistent(format!("delivery context: {e}")))?;
-            let logged = tx
-                .fetch_all(
-                    sql("SELECT seq, call_fn, element, value, result, error, host_failure FROM runtime_log WHERE workspace_id = $1 \
-                         AND environment = $2 AND registration_id = $3 AND delivery_position = $4 ORDER BY seq")
-                    .bind(&k.workspace)
-                    .bind(&k.environment)
-                    .bind(&k.registration)
-                    .bind(delivery),
-                )
-                .await?;
+            let mut calls = session_calls(tx, envelope, session_id, delivery).await?;
+            calls.sort_by_key(|c| c.seq);
             let mut applied = None;
-            for row in &logged {
-                let recorded = logged_call(row)?;
-                applied = Some(recorded.seq);
-                let _ = runtime.replay(&recorded);
+            for call in &calls {
+                applied = Some(call.seq);
+                let _ = runtime.replay(call);
             }
             runtime.take_calls();
             let data = runtime.data().clone();
@@ -716,42 +635,58 @@ impl RegistrationsView {
     }
 }
 
-/// A runtime log row as the call it records.
-fn logged_call(row: &Row) -> Result<RecordedCall, ProjectionError> {
-    let seq: i64 = row.get(0)?;
-    let name: String = row.get(1)?;
-    let element: Option<String> = row.get(2)?;
-    let value: Option<String> = row.get(3)?;
-    let arg = value.clone().unwrap_or_default();
-    let call = match name.as_str() {
-        "Initialize" => ApiCall::Initialize { arg },
-        "Terminate" => ApiCall::Terminate { arg },
-        "Commit" => ApiCall::Commit { arg },
-        "GetValue" => ApiCall::GetValue {
-            element: element.unwrap_or_default(),
-        },
-        "SetValue" => ApiCall::SetValue {
-            element: element.unwrap_or_default(),
-            value: value.unwrap_or_default(),
-        },
-        "GetLastError" => ApiCall::GetLastError,
-        "GetErrorString" => ApiCall::GetErrorString { arg },
-        "GetDiagnostic" => ApiCall::GetDiagnostic { arg },
-        other => {
-            return Err(ProjectionError::Inconsistent(format!(
-                "runtime log call {other:?}"
-            )));
+/// The calls of `session_id` from its delivery at log position `delivery`
+/// through `envelope` (the batch being applied), from the registration's
+/// stream in the log.
+async fn session_calls(
+    tx: &mut Tx,
+    envelope: &Envelope<'_>,
+    session_id: &str,
+    delivery: i64,
+) -> Result<Vec<RecordedCall>, ProjectionError> {
+    let record = envelope.record;
+    let events =
+        store::log::read_stream_in(tx, &record.stream_id, delivery, record.stream_version).await?;
+    let mut calls = Vec::new();
+    for event in &events {
+        if !matches!(
+            event.event_type.as_str(),
+            "RuntimeValueSet" | "RuntimeBatchCommitted"
+        ) {
+            continue;
         }
-    };
-    Ok(RecordedCall {
-        seq: seq as u64,
-        call,
-        result: row.get(4)?,
-        error: u16::try_from(row.get::<i64>(5)?).unwrap_or(0),
-        diagnostic: None,
-        spm_exceeded: false,
-        host_failure: row.get(6)?,
-    })
+        let decoded = Event::decode(&event.event_type, event.schema_version, &event.payload)
+            .map_err(|e| ProjectionError::Inconsistent(format!("{}: {e}", event.stream_id)))?;
+        let Event::Registration(decoded) = decoded else {
+            continue;
+        };
+        match *decoded {
+            RegistrationEvent::RuntimeValueSet {
+                session_id: s,
+                seq,
+                element,
+                value,
+                ..
+            } if s == session_id => calls.push(RecordedCall {
+                seq,
+                call: ApiCall::SetValue { element, value },
+                result: "true".into(),
+                error: 0,
+                diagnostic: None,
+                spm_exceeded: false,
+                host_failure: false,
+            }),
+            RegistrationEvent::RuntimeBatchCommitted {
+                session_id: s,
+                calls: logged,
+                ..
+            } if s == session_id => {
+                calls.extend(logged.into_iter().map(|c| c.call.recorded));
+            }
+            _ => {}
+        }
+    }
+    Ok(calls)
 }
 
 async fn reset_progress(tx: &mut Tx, k: &Key, attempt: i64) -> Result<(), StoreError> {
@@ -798,117 +733,6 @@ async fn delivery_position(tx: &mut Tx, k: &Key, session_id: &str) -> Result<i64
     Ok(row.get(0)?)
 }
 
-struct LogRow<'a> {
-    delivery: i64,
-    seq: u64,
-    session_id: &'a str,
-    activity_id: &'a str,
-    batch: Option<u64>,
-    call_fn: &'a str,
-    element: Option<&'a str>,
-    value: Option<&'a str>,
-    result: &'a str,
-    error: u16,
-    server: Option<(&'a str, u16)>,
-    host_failure: bool,
-    client_at: Option<String>,
-    server_at: String,
-}
-
-/// The columns of a `runtime_log` row, in [`LOG_COLUMNS`] order.
-const LOG_INSERT: &str = "INSERT INTO runtime_log (workspace_id, environment, registration_id, delivery_position, \
-     seq, session_id, activity_id, batch, call_fn, element, value, result, error, server_result, server_error, \
-     client_at, server_at, host_failure)";
-const LOG_COLUMNS: usize = 18;
-/// Where `batch` is in a row of [`log_values`].
-const LOG_BATCH: usize = 7;
-const LOG_CONFLICT: &str =
-    "ON CONFLICT (workspace_id, environment, registration_id, delivery_position, seq) DO NOTHING";
-
-fn log_values(k: &Key, row: LogRow<'_>) -> Vec<Value> {
-    vec![
-        k.workspace.as_str().into(),
-        k.environment.as_str().into(),
-        k.registration.as_str().into(),
-        row.delivery.into(),
-        (row.seq as i64).into(),
-        row.session_id.into(),
-        row.activity_id.into(),
-        row.batch.map(|b| b as i64).into(),
-        row.call_fn.into(),
-        row.element.into(),
-        row.value.into(),
-        row.result.into(),
-        i64::from(row.error).into(),
-        row.server.map(|(r, _)| r).into(),
-        row.server.map(|(_, e)| i64::from(e)).into(),
-        row.client_at.into(),
-        row.server_at.into(),
-        row.host_failure.into(),
-    ]
-}
-
-/// The runtime log row of a call logged with its batch (every call but an
-/// accepted `SetValue`).
-fn logged_row<'a>(
-    delivery: i64,
-    session_id: &'a str,
-    activity_id: &'a str,
-    batch: u64,
-    logged: &'a LoggedCall,
-    server_at: &str,
-) -> LogRow<'a> {
-    let recorded = &logged.call.recorded;
-    let (call_fn, element, value): (&str, Option<&str>, Option<&str>) = match &recorded.call {
-        ApiCall::Initialize { arg } => ("Initialize", None, Some(arg)),
-        ApiCall::Terminate { arg } => ("Terminate", None, Some(arg)),
-        ApiCall::Commit { arg } => ("Commit", None, Some(arg)),
-        ApiCall::GetValue { element } => ("GetValue", Some(element), None),
-        ApiCall::SetValue { element, value } => ("SetValue", Some(element), Some(value)),
-        ApiCall::GetLastError => ("GetLastError", None, None),
-        ApiCall::GetErrorString { arg } => ("GetErrorString", None, Some(arg)),
-        ApiCall::GetDiagnostic { arg } => ("GetDiagnostic", None, Some(arg)),
-    };
-    LogRow {
-        delivery,
-        seq: recorded.seq,
-        session_id,
-        activity_id,
-        batch: Some(batch),
-        call_fn,
-        element,
-        value,
-        result: &recorded.result,
-        error: recorded.error,
-        server: logged.server.as_ref().map(|s| (s.result.as_str(), s.error)),
-        host_failure: recorded.host_failure,
-        client_at: logged.call.at.as_ref().map(timestamp),
-        server_at: server_at.to_owned(),
-    }
-}
-
-/// A session's calls before `batch` that were logged without one get it.
-async fn batch_logged(
-    tx: &mut Tx,
-    k: &Key,
-    delivery: i64,
-    session_id: &str,
-    batch: u64,
-) -> Result<(), StoreError> {
-    tx.execute(
-        sql("UPDATE runtime_log SET batch = $6 WHERE workspace_id = $1 AND environment = $2 \
-             AND registration_id = $3 AND delivery_position = $4 AND session_id = $5 AND batch IS NULL")
-        .bind(&k.workspace)
-        .bind(&k.environment)
-        .bind(&k.registration)
-        .bind(delivery)
-        .bind(session_id)
-        .bind(batch as i64),
-    )
-    .await?;
-    Ok(())
-}
-
 /// The writes of a run of runtime events, kept until something else needs
 /// the tables they go to (or the batch ends), then written together. What
 /// it leaves is what applying the events one by one leaves.
@@ -916,13 +740,6 @@ async fn batch_logged(
 struct Gathered {
     /// The view's [`RegistrationsView::written`].
     written: Arc<Written>,
-    /// `runtime_log` rows, in the log's order.
-    log: Vec<Vec<Value>>,
-    /// Per session (its [`live_key`]): the rows of `log` still waiting for
-    /// their batch.
-    unbatched: HashMap<String, Vec<usize>>,
-    /// Sessions whose values were written before their batch was known.
-    written_unbatched: std::collections::HashSet<String>,
     /// Per session: its launch's new batches, last seen time and exit.
     launches: HashMap<String, LaunchUpdate>,
     /// Per registration and activity: the result after its last batch.
@@ -958,15 +775,6 @@ impl Gathered {
     }
 
     async fn write(&mut self, tx: &mut Tx) -> Result<(), StoreError> {
-        if !self.log.is_empty() {
-            let rows = std::mem::take(&mut self.log);
-            insert_rows(tx, LOG_INSERT, LOG_COLUMNS, rows, LOG_CONFLICT).await?;
-        }
-        for (live, rows) in self.unbatched.drain() {
-            if !rows.is_empty() {
-                self.written_unbatched.insert(live);
-            }
-        }
         let launches: Vec<LaunchUpdate> = self.launches.drain().map(|(_, l)| l).collect();
         for chunk in launches.chunks(ROWS_PER_UPDATE) {
             let mut query = sql(format!(
@@ -1666,72 +1474,6 @@ pub async fn launches(
                 measured_seconds: r.get(10)?,
                 exit: r.get(11)?,
             })
-        })
-        .collect()
-}
-
-/// One runtime call in the audit trail.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LogEntry {
-    pub session_id: String,
-    pub activity_id: String,
-    pub batch: Option<i64>,
-    pub seq: i64,
-    pub call_fn: String,
-    pub element: Option<String>,
-    pub value: Option<String>,
-    pub result: String,
-    pub error: i64,
-    pub server_result: Option<String>,
-    pub server_error: Option<i64>,
-    pub client_at: Option<String>,
-    pub server_at: String,
-}
-
-/// Every runtime call of a registration, in order, at most `limit` after
-/// the (delivery position, seq) cursor.
-pub async fn runtime_log(
-    db: &Database,
-    scope: &Scope,
-    id: &str,
-    after: (i64, i64),
-    limit: u32,
-) -> Result<Vec<((i64, i64), LogEntry)>, StoreError> {
-    let rows = db
-        .fetch_all(
-            sql(format!(
-                "SELECT delivery_position, seq, session_id, activity_id, batch, call_fn, element, value, result, \
-                 error, server_result, server_error, client_at, server_at FROM runtime_log WHERE workspace_id = $1 \
-                 AND environment = $2 AND registration_id = $3 AND (delivery_position > $4 OR \
-                 (delivery_position = $4 AND seq > $5)) ORDER BY delivery_position, seq LIMIT {limit}"
-            ))
-            .bind(scope.workspace_id().to_string())
-            .bind(scope.environment().as_str())
-            .bind(id)
-            .bind(after.0)
-            .bind(after.1),
-        )
-        .await?;
-    rows.iter()
-        .map(|r| {
-            Ok((
-                (r.get(0)?, r.get(1)?),
-                LogEntry {
-                    seq: r.get(1)?,
-                    session_id: r.get(2)?,
-                    activity_id: r.get(3)?,
-                    batch: r.get(4)?,
-                    call_fn: r.get(5)?,
-                    element: r.get(6)?,
-                    value: r.get(7)?,
-                    result: r.get(8)?,
-                    error: r.get(9)?,
-                    server_result: r.get(10)?,
-                    server_error: r.get(11)?,
-                    client_at: r.get(12)?,
-                    server_at: r.get(13)?,
-                },
-            ))
         })
         .collect()
 }

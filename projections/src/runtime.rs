@@ -434,7 +434,7 @@ impl Projections {
                     _ => stored,
                 };
                 let events = self.log.read_after(from, limit).await?;
-                let Some(last) = events.last().map(RecordedEvent::checkpoint) else {
+                let Some(last) = events.last().map(|e| e.checkpoint()) else {
                     return Ok(PartialBatch::Done(Batch::Empty { checkpoint: from }));
                 };
                 let decoded = decode(projection.as_ref(), &events, 0);
@@ -458,7 +458,7 @@ impl Projections {
                 // Events appended while this waited for the writer.
                 if let Ok(list) = &mut decoded
                     && events.len() < limit as usize
-                    && let Some(after) = events.last().map(RecordedEvent::checkpoint)
+                    && let Some(after) = events.last().map(|e| e.checkpoint())
                 {
                     let more = self
                         .log
@@ -481,7 +481,7 @@ impl Projections {
                 (events, decoded)
             }
         };
-        let Some(last) = events.last().map(RecordedEvent::checkpoint) else {
+        let Some(last) = events.last().map(|e| e.checkpoint()) else {
             tx.rollback().await?;
             return Ok(PartialBatch::Done(Batch::Empty { checkpoint }));
         };
@@ -540,7 +540,7 @@ impl Projections {
         let mut tx = self.db.begin_view().await?;
         let checkpoint = lock_checkpoint(&mut tx, self.db.backend(), name).await?;
         let events = self.log.read_after_in(&mut tx, checkpoint, limit).await?;
-        let Some(last) = events.last().map(RecordedEvent::checkpoint) else {
+        let Some(last) = events.last().map(|e| e.checkpoint()) else {
             tx.rollback().await?;
             return Ok(PartialBatch::Done(Batch::Empty { checkpoint }));
         };
@@ -772,7 +772,7 @@ impl Projections {
 /// this build cannot read.
 fn decode(
     projection: &dyn Projection,
-    events: &[RecordedEvent],
+    events: &[Arc<RecordedEvent>],
     offset: usize,
 ) -> Result<Vec<(usize, Event)>, PartialBatch> {
     let mut decoded = Vec::with_capacity(events.len());

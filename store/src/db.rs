@@ -577,36 +577,38 @@ impl Sql {
         &self.text
     }
 
-    fn sqlite(&self) -> sqlx::query::Query<'static, Sqlite, sqlx::sqlite::SqliteArguments> {
-        let text = positional(&self.text).map_or_else(|| self.text.clone(), Cow::Owned);
+    /// The statement for sqlx; its arguments move into it (a statement
+    /// carries whole event payloads, so they are not copied).
+    fn sqlite(self) -> sqlx::query::Query<'static, Sqlite, sqlx::sqlite::SqliteArguments> {
+        let text = positional(&self.text).map_or(self.text, Cow::Owned);
         let mut query = sqlx::query(AssertSqlSafe(text));
-        for arg in &self.args {
+        for arg in self.args {
             query = match arg {
                 Value::Null(_) => query.bind(None::<i64>),
-                Value::Int(v) => query.bind(*v),
-                Value::Float(v) => query.bind(*v),
-                Value::Text(v) => query.bind(v.clone()),
-                Value::Bool(v) => query.bind(*v),
-                Value::Bytes(v) => query.bind(v.clone()),
+                Value::Int(v) => query.bind(v),
+                Value::Float(v) => query.bind(v),
+                Value::Text(v) => query.bind(v),
+                Value::Bool(v) => query.bind(v),
+                Value::Bytes(v) => query.bind(v),
             };
         }
         query
     }
 
-    fn postgres(&self) -> sqlx::query::Query<'static, Postgres, sqlx::postgres::PgArguments> {
-        let mut query = sqlx::query(AssertSqlSafe(self.text.clone()));
-        for arg in &self.args {
+    fn postgres(self) -> sqlx::query::Query<'static, Postgres, sqlx::postgres::PgArguments> {
+        let mut query = sqlx::query(AssertSqlSafe(self.text));
+        for arg in self.args {
             query = match arg {
                 Value::Null(NullType::Int) => query.bind(None::<i64>),
                 Value::Null(NullType::Float) => query.bind(None::<f64>),
                 Value::Null(NullType::Text) => query.bind(None::<String>),
                 Value::Null(NullType::Bool) => query.bind(None::<bool>),
                 Value::Null(NullType::Bytes) => query.bind(None::<Vec<u8>>),
-                Value::Int(v) => query.bind(*v),
-                Value::Float(v) => query.bind(*v),
-                Value::Text(v) => query.bind(v.clone()),
-                Value::Bool(v) => query.bind(*v),
-                Value::Bytes(v) => query.bind(v.clone()),
+                Value::Int(v) => query.bind(v),
+                Value::Float(v) => query.bind(v),
+                Value::Text(v) => query.bind(v),
+                Value::Bool(v) => query.bind(v),
+                Value::Bytes(v) => query.bind(v),
             };
         }
         query

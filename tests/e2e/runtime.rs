@@ -1392,8 +1392,10 @@ async fn progress_changes_and_outcomes_reach_webhooks() {
 }
 
 /// The registrations view writes a run of runtime events together (the
-/// values of a batch wait for their batch number); wherever a batch of the
-/// projection cuts the log, it must leave what the live view left.
+/// values of a batch wait for their batch); wherever a batch of the
+/// projection cuts the log, it must leave what the live view left. The
+/// runtime log, read from the log, holds every call, in order, page by
+/// page.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_runtime_view_is_the_same_wherever_the_log_is_cut() {
     let app = TestApp::spawn().await;
@@ -1409,7 +1411,7 @@ async fn the_runtime_view_is_the_same_wherever_the_log_is_cut() {
         sessions.push(session);
     }
     let mut seq = [0u64; 2];
-    let mut logged = 0;
+    let mut logged = [0; 2];
     for n in 1..=4u64 {
         for (s, session) in sessions.iter().enumerate() {
             let mut calls = Vec::new();
@@ -1450,7 +1452,7 @@ async fn the_runtime_view_is_the_same_wherever_the_log_is_cut() {
                 ));
             }
             calls.push(call(next(), "LMSCommit", json!({"arg": ""}), "true", 0));
-            logged += calls.len();
+            logged[s] += calls.len();
             let response = session.commit(n, "i1", Value::Array(calls), false).await;
             assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
         }
@@ -1474,15 +1476,58 @@ async fn the_runtime_view_is_the_same_wherever_the_log_is_cut() {
         let now = projections::dump::projection(&platform.db, view.as_ref())
             .await
             .unwrap();
-        let log = &now.iter().find(|(t, _)| t == "runtime_log").unwrap().1;
-        if log.len() >= logged && now == live {
+        let launches = &now.iter().find(|(t, _)| t == "launches").unwrap().1;
+        let applied = launches.len() == 2 && launches.iter().all(|r| r.contains("\"batches\":4"));
+        if applied && now == live {
             break;
         }
         live = now;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let log = &live.iter().find(|(t, _)| t == "runtime_log").unwrap().1;
-    assert_eq!(log.len(), logged, "every call is one runtime log row");
+    for (id, logged) in ["r1", "r2"].into_iter().zip(logged) {
+        let whole = json(
+            app.get(key, &format!("/api/v1/registrations/{id}/runtime-log"))
+                .await,
+            200,
+        )
+        .await;
+        let whole = whole["calls"].as_array().unwrap().clone();
+        assert_eq!(
+            whole.len(),
+            logged,
+            "{id}: every call is in the runtime log"
+        );
+        let seqs: Vec<u64> = whole.iter().map(|c| c["seq"].as_u64().unwrap()).collect();
+        assert_eq!(
+            seqs,
+            (1..=logged as u64).collect::<Vec<_>>(),
+            "{id}: in order"
+        );
+        assert!(
+            whole.iter().all(|c| c["batch"].as_i64().is_some()),
+            "{id}: every call has its batch"
+        );
+        // Paged, whatever the page size: the same calls.
+        for limit in [1, 2, 3, 5, 7] {
+            let mut paged = Vec::new();
+            let mut cursor: Option<String> = None;
+            loop {
+                let path = match &cursor {
+                    Some(c) => {
+                        format!("/api/v1/registrations/{id}/runtime-log?limit={limit}&cursor={c}")
+                    }
+                    None => format!("/api/v1/registrations/{id}/runtime-log?limit={limit}"),
+                };
+                let page = json(app.get(key, &path).await, 200).await;
+                paged.extend(page["calls"].as_array().unwrap().iter().cloned());
+                match page["next_cursor"].as_str() {
+                    Some(next) => cursor = Some(next.to_owned()),
+                    None => break,
+                }
+            }
+            assert_eq!(paged, whole, "{id} in pages of {limit}");
+        }
+    }
     let launches = &live.iter().find(|(t, _)| t == "launches").unwrap().1;
     assert!(
         launches.iter().all(|row| row.contains("\"batches\":4")),

@@ -612,8 +612,8 @@ pub async fn runtime_log(
             })?,
         None => (-1, -1),
     };
-    let rows = projections::registrations::runtime_log(
-        &state.platform.db,
+    let rows = projections::registrations::runtime_log::runtime_log(
+        &state.platform.log,
         &caller.scope,
         &id,
         after,

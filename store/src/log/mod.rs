@@ -212,13 +212,27 @@ impl EventLog {
         }
     }
 
+    /// Up to `limit` events of a stream with a version above
+    /// `after_version`, in order: a stream read page by page.
+    pub async fn read_stream_page(
+        &self,
+        stream_id: &str,
+        after_version: u64,
+        limit: u32,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        match &*self.backend {
+            Backend::Sqlite(log) => log.read_stream_page(stream_id, after_version, limit).await,
+            Backend::Postgres(log) => log.read_stream_page(stream_id, after_version, limit).await,
+        }
+    }
+
     /// Up to `limit` events after `after`, in global order, never skipping
     /// one that commits later.
     pub async fn read_after(
         &self,
         after: Checkpoint,
         limit: u32,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
+    ) -> Result<Vec<Arc<RecordedEvent>>, StoreError> {
         match &*self.backend {
             Backend::Sqlite(log) => log.read_after(after, limit).await,
             Backend::Postgres(log) => log.read_after(after, limit).await,
@@ -245,7 +259,7 @@ impl EventLog {
         tx: &mut crate::db::Tx,
         after: Checkpoint,
         limit: u32,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
+    ) -> Result<Vec<Arc<RecordedEvent>>, StoreError> {
         if let Backend::Sqlite(log) = &*self.backend
             && let Some(events) = log.read_known(after, limit)
         {
@@ -261,7 +275,7 @@ impl EventLog {
         tx: &mut crate::db::Tx,
         after: Checkpoint,
         limit: u32,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
+    ) -> Result<Vec<Arc<RecordedEvent>>, StoreError> {
         match (&*self.backend, tx) {
             (Backend::Sqlite(_), crate::db::Tx::Sqlite(tx)) => {
                 sqlite::read_after(&mut **tx, after, limit).await
@@ -356,3 +370,25 @@ pub(crate) fn metadata_from_columns(
 
 /// Number of placeholders one event row takes in an INSERT.
 pub(crate) const COLUMNS_PER_ROW: usize = 12;
+
+/// The events of a stream from log position `from_position` through
+/// version `through_version`, in order, inside a transaction: for a view
+/// that needs more of one aggregate's history than its batch holds. (On
+/// both backends a stream's positions grow with its versions: an append
+/// to a stream commits after the one before it.)
+pub async fn read_stream_in(
+    tx: &mut crate::db::Tx,
+    stream_id: &str,
+    from_position: i64,
+    through_version: i64,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    match tx {
+        crate::db::Tx::Sqlite(tx) => {
+            sqlite::read_stream_between(&mut **tx, stream_id, from_position, through_version).await
+        }
+        crate::db::Tx::Postgres(tx) => {
+            postgres::read_stream_between(&mut **tx, stream_id, from_position, through_version)
+                .await
+        }
+    }
+}

@@ -12,6 +12,7 @@
 //! global lock at commit); readers poll as well, so a lost notification
 //! only delays them.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -186,11 +187,20 @@ impl PostgresLog {
         rows.iter().map(decode).collect()
     }
 
+    pub(super) async fn read_stream_page(
+        &self,
+        stream_id: &str,
+        after_version: u64,
+        limit: u32,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        read_stream_page(&self.pool, stream_id, after_version, limit).await
+    }
+
     pub(super) async fn read_after(
         &self,
         after: Checkpoint,
         limit: u32,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
+    ) -> Result<Vec<Arc<RecordedEvent>>, StoreError> {
         read_after(&self.pool, after, limit).await
     }
 
@@ -270,13 +280,59 @@ impl PostgresLog {
     }
 }
 
+/// Up to `limit` events of a stream with a version above `after_version`,
+/// in order.
+pub(super) async fn read_stream_page<'e, E>(
+    executor: E,
+    stream_id: &str,
+    after_version: u64,
+    limit: u32,
+) -> Result<Vec<RecordedEvent>, StoreError>
+where
+    E: Executor<'e, Database = Postgres>,
+{
+    let rows = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {SELECT_COLUMNS} FROM events WHERE stream_id = $1 AND stream_version > $2 \
+         ORDER BY stream_version LIMIT $3"
+    )))
+    .bind(stream_id)
+    .bind(after_version as i64)
+    .bind(i64::from(limit))
+    .fetch_all(executor)
+    .await?;
+    rows.iter().map(decode).collect()
+}
+
+/// The events of a stream from log position `from_position` through
+/// version `through_version`, in order.
+pub(super) async fn read_stream_between<'e, E>(
+    executor: E,
+    stream_id: &str,
+    from_position: i64,
+    through_version: i64,
+) -> Result<Vec<RecordedEvent>, StoreError>
+where
+    E: Executor<'e, Database = Postgres>,
+{
+    let rows = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {SELECT_COLUMNS} FROM events WHERE stream_id = $1 AND position >= $2 \
+         AND stream_version <= $3 ORDER BY stream_version"
+    )))
+    .bind(stream_id)
+    .bind(from_position)
+    .bind(through_version)
+    .fetch_all(executor)
+    .await?;
+    rows.iter().map(decode).collect()
+}
+
 /// Reads events after `after` in `(tx_id, position)` order, stopping before
 /// the oldest transaction still running.
 pub(super) async fn read_after<'e, E>(
     executor: E,
     after: Checkpoint,
     limit: u32,
-) -> Result<Vec<RecordedEvent>, StoreError>
+) -> Result<Vec<Arc<RecordedEvent>>, StoreError>
 where
     E: Executor<'e, Database = Postgres>,
 {
@@ -291,7 +347,7 @@ where
     .bind(i64::from(limit))
     .fetch_all(executor)
     .await?;
-    rows.iter().map(decode).collect()
+    rows.iter().map(|row| decode(row).map(Arc::new)).collect()
 }
 
 async fn insert_stream(

@@ -103,11 +103,20 @@ impl SqliteLog {
         rows.iter().map(decode).collect()
     }
 
+    pub(super) async fn read_stream_page(
+        &self,
+        stream_id: &str,
+        after_version: u64,
+        limit: u32,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        read_stream_page(&self.reader, stream_id, after_version, limit).await
+    }
+
     pub(super) async fn read_after(
         &self,
         after: Checkpoint,
         limit: u32,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
+    ) -> Result<Vec<Arc<RecordedEvent>>, StoreError> {
         if let Some(events) = self.tail.read(after.position, limit) {
             return Ok(events);
         }
@@ -122,7 +131,11 @@ impl SqliteLog {
     /// What this process knows was appended after `after`: from memory, or
     /// nothing when `after` is the newest event it appended; `None` when
     /// only the database can say.
-    pub(super) fn read_known(&self, after: Checkpoint, limit: u32) -> Option<Vec<RecordedEvent>> {
+    pub(super) fn read_known(
+        &self,
+        after: Checkpoint,
+        limit: u32,
+    ) -> Option<Vec<Arc<RecordedEvent>>> {
         match self.tail.read(after.position, limit) {
             Some(events) => Some(events),
             None if self.tail.newest() == Some(after.position) => Some(Vec::new()),
@@ -205,12 +218,58 @@ impl SqliteLog {
     }
 }
 
+/// Up to `limit` events of a stream with a version above `after_version`,
+/// in order.
+pub(super) async fn read_stream_page<'e, E>(
+    executor: E,
+    stream_id: &str,
+    after_version: u64,
+    limit: u32,
+) -> Result<Vec<RecordedEvent>, StoreError>
+where
+    E: Executor<'e, Database = Sqlite>,
+{
+    let rows = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {SELECT_COLUMNS} FROM events WHERE stream_id = ?1 AND stream_version > ?2 \
+         ORDER BY stream_version LIMIT ?3"
+    )))
+    .bind(stream_id)
+    .bind(after_version as i64)
+    .bind(i64::from(limit))
+    .fetch_all(executor)
+    .await?;
+    rows.iter().map(decode).collect()
+}
+
+/// The events of a stream from log position `from_position` through
+/// version `through_version`, in order.
+pub(super) async fn read_stream_between<'e, E>(
+    executor: E,
+    stream_id: &str,
+    from_position: i64,
+    through_version: i64,
+) -> Result<Vec<RecordedEvent>, StoreError>
+where
+    E: Executor<'e, Database = Sqlite>,
+{
+    let rows = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {SELECT_COLUMNS} FROM events WHERE stream_id = ?1 AND position >= ?2 \
+         AND stream_version <= ?3 ORDER BY stream_version"
+    )))
+    .bind(stream_id)
+    .bind(from_position)
+    .bind(through_version)
+    .fetch_all(executor)
+    .await?;
+    rows.iter().map(decode).collect()
+}
+
 /// Reads events after `after` in position order.
 pub(super) async fn read_after<'e, E>(
     executor: E,
     after: Checkpoint,
     limit: u32,
-) -> Result<Vec<RecordedEvent>, StoreError>
+) -> Result<Vec<Arc<RecordedEvent>>, StoreError>
 where
     E: Executor<'e, Database = Sqlite>,
 {
@@ -221,7 +280,7 @@ where
     .bind(i64::from(limit))
     .fetch_all(executor)
     .await?;
-    rows.iter().map(decode).collect()
+    rows.iter().map(|row| decode(row).map(Arc::new)).collect()
 }
 
 fn decode(row: &SqliteRow) -> Result<RecordedEvent, StoreError> {

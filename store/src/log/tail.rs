@@ -10,7 +10,7 @@
 //! process appended to the same file) or after its newest event.
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::RecordedEvent;
 
@@ -26,7 +26,9 @@ pub(super) struct Tail {
 
 #[derive(Default)]
 struct Inner {
-    events: VecDeque<RecordedEvent>,
+    /// Shared with the readers: each projection reads every event, and a
+    /// read copies pointers, not payloads.
+    events: VecDeque<Arc<RecordedEvent>>,
     bytes: usize,
 }
 
@@ -46,7 +48,7 @@ impl Tail {
                 inner.bytes = 0;
             }
             inner.bytes += event.payload.len();
-            inner.events.push_back(event);
+            inner.events.push_back(Arc::new(event));
         }
         while inner.events.len() > MAX_EVENTS || (inner.bytes > MAX_BYTES && inner.events.len() > 1)
         {
@@ -60,7 +62,7 @@ impl Tail {
     /// `None` when the tail cannot say: read the database instead (after
     /// the newest event this process appended, another process may have
     /// appended more).
-    pub(super) fn read(&self, after: i64, limit: u32) -> Option<Vec<RecordedEvent>> {
+    pub(super) fn read(&self, after: i64, limit: u32) -> Option<Vec<Arc<RecordedEvent>>> {
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let first = inner.events.front()?.position;
         let last = inner.events.back()?.position;
@@ -80,7 +82,7 @@ impl Tail {
                 // Another process appended in between.
                 return None;
             }
-            out.push(event.clone());
+            out.push(Arc::clone(event));
         }
         Some(out)
     }
@@ -112,7 +114,7 @@ mod tests {
         }
     }
 
-    fn positions(events: Option<Vec<RecordedEvent>>) -> Option<Vec<i64>> {
+    fn positions(events: Option<Vec<Arc<RecordedEvent>>>) -> Option<Vec<i64>> {
         events.map(|e| e.iter().map(|e| e.position).collect())
     }
 
