@@ -15,8 +15,10 @@
 //!   waits until every view shows the last commit and prints the rate of
 //!   the whole server (views included). The latency at saturation is mostly
 //!   queueing (64 commits in flight / commits per second), so the same
-//!   sessions then commit at a steady pace, staggered, at half the whole
-//!   server's rate: p50/p99 of a server that is busy, not overrun;
+//!   sessions then commit at a steady pace, staggered: first at the
+//!   target (half the raw rows/s, in SetValue events), with how long the
+//!   views take to show its last commit; then at half the whole server's
+//!   rate: p50/p99 of a server that is busy, not overrun;
 //! - launch: a registration with 10,000 runtime events behind it; each
 //!   launch is what a browser does: the player page, a new session (its
 //!   first navigation) and the delivery of the SCO with its prior data.
@@ -38,6 +40,8 @@ const LAUNCHES: usize = 50;
 /// The paced run's load, as a share of the rate the whole server sustains
 /// (commits until every view shows them).
 const PACED_LOAD: f64 = 0.5;
+/// The target: SetValue events/s as a share of the raw rows/s.
+const TARGET_SHARE: f64 = 0.5;
 
 const MANIFEST: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <manifest identifier="bench" version="1" xmlns="http://www.imsproject.org/xsd/imscp_rootv1p1p2"
@@ -455,39 +459,19 @@ fn main() {
         // commit every view shows it (and the paced run starts from there).
         let catch_up = client.views_reach(&server, last_position).await;
 
+        // The target: the commit endpoint at half the raw rows/s (in
+        // SetValue events), paced. The views may fall behind at this rate;
+        // how long they take to show its last commit is printed too.
+        let target_rate = raw_rate * TARGET_SHARE / SET_VALUES as f64;
+        let (at_target, target_elapsed, sessions, target_position) =
+            paced(&client, sessions, target_rate).await;
+        let target_catch_up = client.views_reach(&server, target_position).await;
+
         // Half of what the whole server sustains: the same sessions, each
         // committing at a steady pace, staggered, so the server is busy half
         // of the time.
         let sustained = latencies.len() as f64 / (elapsed + catch_up).as_secs_f64();
-        let every = Duration::from_secs_f64(CLIENTS as f64 / (sustained * PACED_LOAD));
-        let deadline = Instant::now() + RUN;
-        let mut tasks = Vec::new();
-        for (i, (url, mut n, mut seq)) in sessions.into_iter().enumerate() {
-            let client = client.clone();
-            let offset = every.mul_f64(i as f64 / CLIENTS as f64);
-            tasks.push(tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                let mut ticks =
-                    tokio::time::interval_at(tokio::time::Instant::now() + offset, every);
-                ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                loop {
-                    ticks.tick().await;
-                    if Instant::now() >= deadline {
-                        break;
-                    }
-                    n += 1;
-                    latencies.push(client.commit(&url, n, &mut seq).await.0);
-                }
-                latencies
-            }));
-        }
-        let started = Instant::now();
-        let mut paced = Vec::new();
-        for task in tasks {
-            paced.extend(task.await.unwrap());
-        }
-        let paced_elapsed = started.elapsed();
-        paced.sort();
+        let (paced, paced_elapsed, _, _) = paced(&client, sessions, sustained * PACED_LOAD).await;
 
         // A registration with 10,000 runtime events behind it.
         let token = client.launch_token(&server, "r-history").await;
@@ -505,7 +489,16 @@ fn main() {
         }
         launches.sort();
         (
-            (latencies, elapsed, paced, paced_elapsed, catch_up),
+            Runs {
+                latencies,
+                elapsed,
+                catch_up,
+                at_target,
+                target_elapsed,
+                target_catch_up,
+                paced,
+                paced_elapsed,
+            },
             (token, launches),
         )
     });
@@ -513,7 +506,11 @@ fn main() {
 
     // The figures count what the server recorded, not what it was sent:
     // every SetValue of every commit is a `RuntimeValueSet` event in the log.
-    let committed = commit.0.len() + commit.2.len() + PRIOR_EVENTS / (SET_VALUES + 1) + 1;
+    let committed = commit.latencies.len()
+        + commit.at_target.len()
+        + commit.paced.len()
+        + PRIOR_EVENTS / (SET_VALUES + 1)
+        + 1;
     let recorded = runtime.block_on(count_events(&data, "RuntimeValueSet"));
     assert_eq!(
         recorded,
@@ -531,7 +528,16 @@ fn main() {
     });
     server.stop();
 
-    let (latencies, elapsed, paced, paced_elapsed, catch_up) = commit;
+    let Runs {
+        latencies,
+        elapsed,
+        catch_up,
+        at_target,
+        target_elapsed,
+        target_catch_up,
+        paced,
+        paced_elapsed,
+    } = commit;
     let commits = latencies.len() as f64 / elapsed.as_secs_f64();
     let set_values = commits * SET_VALUES as f64;
     println!(
@@ -557,6 +563,16 @@ fn main() {
         "| the same with the views: commits/s until every view shows the last one ({} after it) | {sustained:.0} | | | |",
         ms(catch_up)
     );
+    let target_commits = at_target.len() as f64 / target_elapsed.as_secs_f64();
+    println!(
+        "| commit endpoint paced at {:.0}% of the raw rows/s in SetValue events: commits/s ({} commits; views show the last {} after it) | {target_commits:.0} | {} | {} | {} |",
+        TARGET_SHARE * 100.0,
+        at_target.len(),
+        ms(target_catch_up),
+        ms(percentile(&at_target, 0.5)),
+        ms(percentile(&at_target, 0.99)),
+        ms(*at_target.last().unwrap_or(&Duration::ZERO)),
+    );
     println!(
         "| commit endpoint at {:.0}% of the rate with the views, paced: commits/s ({} commits) | {:.0} | {} | {} | {} |",
         PACED_LOAD * 100.0,
@@ -578,8 +594,73 @@ fn main() {
         ms(cold)
     );
     println!(
-        "\nratio: SetValue events/s = {:.0}% of raw appends/s ({:.0}% with the views caught up)",
+        "\nratio: SetValue events/s = {:.0}% of raw appends/s at saturation ({:.0}% with the views caught up); paced at the target: {:.0}%, p99 {}",
         100.0 * set_values / raw_rate,
-        100.0 * sustained * SET_VALUES as f64 / raw_rate
+        100.0 * sustained * SET_VALUES as f64 / raw_rate,
+        100.0 * target_commits * SET_VALUES as f64 / raw_rate,
+        ms(percentile(&at_target, 0.99)),
     );
+}
+
+/// The commit figures of one server run.
+struct Runs {
+    latencies: Vec<Duration>,
+    elapsed: Duration,
+    catch_up: Duration,
+    at_target: Vec<Duration>,
+    target_elapsed: Duration,
+    target_catch_up: Duration,
+    paced: Vec<Duration>,
+    paced_elapsed: Duration,
+}
+
+/// A session the bench drives: its commit URL, last batch number and last
+/// call `seq`.
+type Driven = (String, u64, u64);
+
+/// Every session commits at a steady pace, staggered, `rate` commits/s in
+/// all, for [`RUN`]: the latencies, how long it took, the sessions as they
+/// are after it, and the log position of the last commit.
+async fn paced(
+    client: &Arc<Client>,
+    sessions: Vec<Driven>,
+    rate: f64,
+) -> (Vec<Duration>, Duration, Vec<Driven>, i64) {
+    let every = Duration::from_secs_f64(CLIENTS as f64 / rate);
+    let deadline = Instant::now() + RUN;
+    let mut tasks = Vec::new();
+    for (i, (url, mut n, mut seq)) in sessions.into_iter().enumerate() {
+        let client = client.clone();
+        let offset = every.mul_f64(i as f64 / CLIENTS as f64);
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut position = 0;
+            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + offset, every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                if Instant::now() >= deadline {
+                    break;
+                }
+                n += 1;
+                let (took, answer) = client.commit(&url, n, &mut seq).await;
+                latencies.push(took);
+                position = position.max(answer["position"].as_i64().unwrap());
+            }
+            (latencies, (url, n, seq), position)
+        }));
+    }
+    let started = Instant::now();
+    let mut latencies = Vec::new();
+    let mut sessions = Vec::new();
+    let mut last = 0;
+    for task in tasks {
+        let (mine, session, position) = task.await.unwrap();
+        latencies.extend(mine);
+        sessions.push(session);
+        last = last.max(position);
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+    (latencies, elapsed, sessions, last)
 }

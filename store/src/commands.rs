@@ -378,26 +378,33 @@ impl<A: Aggregate + Clone> EventStore<A> for CachedEventStore<A> {
             aggregate_id: id,
             aggregate,
             current_sequence,
-            current_snapshot,
+            current_snapshot: _,
         } = context;
         // The framework applied the events to the aggregate as it decided.
         let after = (aggregate, current_sequence + events.len());
         // The log is the source of truth: committing needs the stream
         // version, not the aggregate.
-        let context = EventStoreAggregateContext {
-            aggregate_id: id.clone(),
-            aggregate: A::default(),
-            current_sequence,
-            current_snapshot,
-        };
-        match self.inner.commit(events, context, metadata).await {
-            Ok(envelopes) => {
-                self.cache().put(id, after);
-                Ok(envelopes)
+        match self
+            .repository
+            .append_events::<A>(&id, current_sequence, &events, &metadata)
+            .await
+        {
+            Ok(()) => {
+                self.cache().put(id.clone(), after);
+                Ok(events
+                    .into_iter()
+                    .zip(current_sequence + 1..)
+                    .map(|(payload, sequence)| EventEnvelope {
+                        aggregate_id: id.clone(),
+                        sequence,
+                        payload,
+                        metadata: metadata.clone(),
+                    })
+                    .collect())
             }
             Err(err) => {
                 self.cache().remove(&id);
-                Err(err)
+                Err(err.into())
             }
         }
     }

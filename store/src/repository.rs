@@ -8,10 +8,10 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::future::Future;
 
-use cqrs_es::Aggregate;
 use cqrs_es::persist::{
     PersistedEventRepository, PersistenceError, ReplayStream, SerializedEvent, SerializedSnapshot,
 };
+use cqrs_es::{Aggregate, DomainEvent};
 use domain::events::{EventMetadata, environment_in_payload};
 use serde_json::Value;
 
@@ -85,6 +85,77 @@ fn serialized<A: Aggregate>(
     })
 }
 
+/// The environment an event is filed under when its payload names one
+/// (parsed only for the event types that do).
+fn environment_of(
+    event_type: &str,
+    payload: &str,
+) -> Result<Option<domain::tenancy::Environment>, PersistenceError> {
+    if !domain::events::kind_of(event_type).is_some_and(|k| k.environment_in_payload) {
+        return Ok(None);
+    }
+    let payload: Value = serde_json::from_str(payload)?;
+    environment_in_payload(event_type, &payload)
+        .map_err(|e| PersistenceError::UnknownError(Box::new(e)))
+}
+
+impl LogRepository {
+    /// Appends `events` to aggregate `aggregate_id` of type `A`, after
+    /// version `after`, in one transaction: what cqrs-es's
+    /// `PersistedEventStore` does through [`PersistedEventRepository::persist`],
+    /// without its intermediate forms (a `serde_json::Value` of every
+    /// payload and of the metadata, per event). Each event is serialized
+    /// once, to the JSON the log stores, and the metadata read once.
+    pub async fn append_events<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+        after: usize,
+        events: &[A::Event],
+        metadata: &HashMap<String, String>,
+    ) -> Result<(), PersistenceError> {
+        let base = EventMetadata::from_map(metadata)
+            .map_err(|e| PersistenceError::UnknownError(Box::new(e)))?;
+        let mut new = Vec::with_capacity(events.len());
+        for event in events {
+            let event_type = event.event_type();
+            let version = event.event_version();
+            let schema_version = version.parse::<i32>().map_err(|_| {
+                PersistenceError::UnknownError(
+                    format!("event version {version:?} is not an integer").into(),
+                )
+            })?;
+            let payload = serde_json::to_string(event)?;
+            let mut metadata = base.clone();
+            if let Some(environment) = environment_of(&event_type, &payload)? {
+                metadata.environment = Some(environment);
+            }
+            new.push(NewEvent {
+                event_type,
+                schema_version,
+                payload,
+                metadata,
+            });
+        }
+        self.append(vec![StreamAppend {
+            stream_id: stream_id::<A>(aggregate_id),
+            expected: ExpectedVersion::Exact(after as u64),
+            events: new,
+        }])
+        .await
+    }
+
+    async fn append(&self, appends: Vec<StreamAppend>) -> Result<(), PersistenceError> {
+        match self.log.append(appends).await {
+            Ok(appended) => {
+                let _ = LAST_APPEND.try_with(|cell| cell.set(appended.last()));
+                Ok(())
+            }
+            Err(AppendError::Conflict { .. }) => Err(PersistenceError::OptimisticLockError),
+            Err(AppendError::Store(err)) => Err(PersistenceError::ConnectionError(Box::new(err))),
+        }
+    }
+}
+
 fn new_event(event: &SerializedEvent) -> Result<NewEvent, PersistenceError> {
     let schema_version = event.event_version.parse::<i32>().map_err(|_| {
         PersistenceError::UnknownError(
@@ -154,14 +225,7 @@ impl PersistedEventRepository for LogRepository {
                 }),
             }
         }
-        match self.log.append(appends).await {
-            Ok(appended) => {
-                let _ = LAST_APPEND.try_with(|cell| cell.set(appended.last()));
-                Ok(())
-            }
-            Err(AppendError::Conflict { .. }) => Err(PersistenceError::OptimisticLockError),
-            Err(AppendError::Store(err)) => Err(PersistenceError::ConnectionError(Box::new(err))),
-        }
+        self.append(appends).await
     }
 
     async fn stream_events<A: Aggregate>(
