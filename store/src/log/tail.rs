@@ -14,10 +14,12 @@ use std::sync::{Arc, Mutex};
 
 use super::RecordedEvent;
 
-/// Events kept at most.
-const MAX_EVENTS: usize = 20_000;
+/// Events kept at most: a few seconds of the busiest traffic (64 runtime
+/// sessions committing 20 values each append ~35,000 events/s), so views
+/// that fall behind under a burst still catch up from memory.
+const MAX_EVENTS: usize = 100_000;
 /// Payload bytes kept at most (a course import can carry megabytes).
-const MAX_BYTES: usize = 32 * 1024 * 1024;
+const MAX_BYTES: usize = 64 * 1024 * 1024;
 
 #[derive(Default)]
 pub(super) struct Tail {
