@@ -1347,14 +1347,8 @@ impl Aggregate for Registration {
                     let mut all: Vec<RecordedCall> = live
                         .pending
                         .drain(..)
-                        .map(|(seq, element, value)| RecordedCall {
-                            seq,
-                            call: ApiCall::SetValue { element, value },
-                            result: "true".into(),
-                            error: 0,
-                            diagnostic: None,
-                            spm_exceeded: false,
-                            host_failure: false,
+                        .map(|(seq, element, value)| {
+                            RecordedCall::accepted_set_value(seq, element, value)
                         })
                         .chain(calls.into_iter().map(|c| c.call.recorded))
                         .collect();

@@ -16,9 +16,7 @@ mod xapi;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use domain::cmi::{
-    ApiCall, LaunchContext, RecordedCall, RuntimeData, RuntimeSession, RuntimeSummary,
-};
+use domain::cmi::{LaunchContext, RecordedCall, RuntimeData, RuntimeSession, RuntimeSummary};
 use domain::events::Event;
 use domain::lrs::statement::StatementEvent;
 use domain::registration::{ActivityResult, LoggedCall, Progress, RegistrationEvent};
@@ -470,18 +468,11 @@ impl RegistrationsView {
             } => {
                 // Applied with its batch, which follows it in the log.
                 if let Some(live) = self.lock().get_mut(&live_key(&k, session_id)) {
-                    live.pending.push(RecordedCall {
-                        seq: *seq,
-                        call: ApiCall::SetValue {
-                            element: element.clone(),
-                            value: value.clone(),
-                        },
-                        result: "true".into(),
-                        error: 0,
-                        diagnostic: None,
-                        spm_exceeded: false,
-                        host_failure: false,
-                    });
+                    live.pending.push(RecordedCall::accepted_set_value(
+                        *seq,
+                        element.clone(),
+                        value.clone(),
+                    ));
                 }
             }
             RegistrationEvent::RuntimeBatchCommitted {
@@ -667,15 +658,9 @@ async fn session_calls(
                 element,
                 value,
                 ..
-            } if s == session_id => calls.push(RecordedCall {
-                seq,
-                call: ApiCall::SetValue { element, value },
-                result: "true".into(),
-                error: 0,
-                diagnostic: None,
-                spm_exceeded: false,
-                host_failure: false,
-            }),
+            } if s == session_id => {
+                calls.push(RecordedCall::accepted_set_value(seq, element, value));
+            }
             RegistrationEvent::RuntimeBatchCommitted {
                 session_id: s,
                 calls: logged,

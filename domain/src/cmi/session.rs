@@ -466,6 +466,22 @@ pub struct RecordedCall {
     pub host_failure: bool,
 }
 
+impl RecordedCall {
+    /// An accepted `SetValue`, as its `RuntimeValueSet` event keeps it
+    /// (the event holds only the element and the value).
+    pub fn accepted_set_value(seq: u64, element: String, value: String) -> RecordedCall {
+        RecordedCall {
+            seq,
+            call: ApiCall::SetValue { element, value },
+            result: "true".into(),
+            error: 0,
+            diagnostic: None,
+            spm_exceeded: false,
+            host_failure: false,
+        }
+    }
+}
+
 /// A replayed call whose outcome differs from the recorded one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("call {seq} gave error {actual_error} on replay where it gave {expected_error}")]
