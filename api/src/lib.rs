@@ -5,6 +5,7 @@
 //! workspace), call a command or a view query, and map errors in one place
 //! ([`error`]). They write no SQL.
 
+pub mod allocator;
 pub mod app;
 pub mod auth;
 pub mod cli;
