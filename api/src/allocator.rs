@@ -1,7 +1,7 @@
 //! The server's allocator: mimalloc, built for a small footprint.
 //!
-//! The binaries declare it (`#[global_allocator]` in `src/main.rs` and in
-//! the e2e server). On the runtime commit path glibc's malloc/free were a
+//! Declared here, so every binary that links this crate uses it: the
+//! server, the e2e server and tests, the benches. On the runtime commit path glibc's malloc/free were a
 //! quarter of the time; mimalloc gives back most of it (README,
 //! Benchmarks). By default mimalloc commits its arenas eagerly, which
 //! doubled the server's resident memory (54 MB idle and 128 MB at the peak
@@ -12,6 +12,9 @@
 #![allow(unsafe_code)] // one read through mimalloc's C API, with its SAFETY note
 
 use libmimalloc_sys::{mi_option_get, mi_option_t};
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// `mi_option_arena_eager_commit` in mimalloc 3's `mimalloc.h` (the
 /// bindings' constants follow mimalloc 2's numbering).

@@ -569,8 +569,9 @@ impl RegistrationsView {
             .get(&cache_key)
             .is_some_and(|l| l.delivery == delivery);
         if !cached {
-            // Rebuild: the delivery's context, then every call of the
-            // session since the delivery, this batch's included.
+            // Rebuild: the delivery's context, with every call of the
+            // session since the delivery (this batch's included) waiting to
+            // be replayed below.
             let row = tx
                 .fetch_optional(
                     sql("SELECT context FROM runtime_deliveries WHERE workspace_id = $1 AND environment = $2 \
@@ -584,30 +585,23 @@ impl RegistrationsView {
                 .ok_or_else(|| ProjectionError::Inconsistent(format!("no delivery for session {session_id}")))?;
             let context: LaunchContext = serde_json::from_str(&row.get::<String>(0)?)
                 .map_err(|e| ProjectionError::Inconsistent(format!("delivery context: {e}")))?;
-            let mut runtime = RuntimeSession::new(context)
+            let runtime = RuntimeSession::new(context)
                 .map_err(|e| ProjectionError::Inconsistent(format!("delivery context: {e}")))?;
-            let mut calls = session_calls(tx, envelope, session_id, delivery).await?;
-            calls.sort_by_key(|c| c.seq);
-            let mut applied = None;
-            for call in &calls {
-                applied = Some(call.seq);
-                let _ = runtime.replay(call);
-            }
-            runtime.take_calls();
-            let data = runtime.data().clone();
+            let pending = session_calls(tx, envelope, session_id, delivery).await?;
             self.lock().insert(
-                cache_key,
+                cache_key.clone(),
                 LiveDelivery {
                     delivery,
                     runtime,
-                    applied,
-                    pending: Vec::new(),
+                    applied: None,
+                    pending,
                 },
             );
-            return Ok(data);
         }
         let mut cache = self.lock();
-        let live = cache.get_mut(&cache_key).expect("checked above");
+        let live = cache.get_mut(&cache_key).expect("cached or just rebuilt");
+        // This batch's calls may be among the rebuilt ones too: each `seq`
+        // is replayed once.
         let mut batch: Vec<RecordedCall> = live
             .pending
             .drain(..)

@@ -85,18 +85,40 @@ fn serialized<A: Aggregate>(
     })
 }
 
-/// The environment an event is filed under when its payload names one
-/// (parsed only for the event types that do).
-fn environment_of(
-    event_type: &str,
-    payload: &str,
-) -> Result<Option<domain::tenancy::Environment>, PersistenceError> {
-    if !domain::events::kind_of(event_type).is_some_and(|k| k.environment_in_payload) {
-        return Ok(None);
+/// An event as the log stores it, from its serialized payload and the
+/// command's metadata. An event that names its environment is filed under
+/// it, whatever the metadata says (its payload is parsed only for the
+/// event types that can).
+fn new_event(
+    event_type: String,
+    version: &str,
+    payload: String,
+    metadata: &EventMetadata,
+) -> Result<NewEvent, PersistenceError> {
+    let schema_version = version.parse::<i32>().map_err(|_| {
+        PersistenceError::UnknownError(
+            format!("event version {version:?} is not an integer").into(),
+        )
+    })?;
+    let mut metadata = metadata.clone();
+    if domain::events::kind_of(&event_type).is_some_and(|k| k.environment_in_payload) {
+        let parsed: Value = serde_json::from_str(&payload)?;
+        if let Some(environment) = environment_in_payload(&event_type, &parsed)
+            .map_err(|e| PersistenceError::UnknownError(Box::new(e)))?
+        {
+            metadata.environment = Some(environment);
+        }
     }
-    let payload: Value = serde_json::from_str(payload)?;
-    environment_in_payload(event_type, &payload)
-        .map_err(|e| PersistenceError::UnknownError(Box::new(e)))
+    Ok(NewEvent {
+        event_type,
+        schema_version,
+        payload,
+        metadata,
+    })
+}
+
+fn metadata_of(map: &HashMap<String, String>) -> Result<EventMetadata, PersistenceError> {
+    EventMetadata::from_map(map).map_err(|e| PersistenceError::UnknownError(Box::new(e)))
 }
 
 impl LogRepository {
@@ -113,29 +135,19 @@ impl LogRepository {
         events: &[A::Event],
         metadata: &HashMap<String, String>,
     ) -> Result<(), PersistenceError> {
-        let base = EventMetadata::from_map(metadata)
-            .map_err(|e| PersistenceError::UnknownError(Box::new(e)))?;
-        let mut new = Vec::with_capacity(events.len());
-        for event in events {
-            let event_type = event.event_type();
-            let version = event.event_version();
-            let schema_version = version.parse::<i32>().map_err(|_| {
-                PersistenceError::UnknownError(
-                    format!("event version {version:?} is not an integer").into(),
+        let metadata = metadata_of(metadata)?;
+        let new = events
+            .iter()
+            .map(|event| {
+                let payload = serde_json::to_string(event)?;
+                new_event(
+                    event.event_type(),
+                    &event.event_version(),
+                    payload,
+                    &metadata,
                 )
-            })?;
-            let payload = serde_json::to_string(event)?;
-            let mut metadata = base.clone();
-            if let Some(environment) = environment_of(&event_type, &payload)? {
-                metadata.environment = Some(environment);
-            }
-            new.push(NewEvent {
-                event_type,
-                schema_version,
-                payload,
-                metadata,
-            });
-        }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         self.append(vec![StreamAppend {
             stream_id: stream_id::<A>(aggregate_id),
             expected: ExpectedVersion::Exact(after as u64),
@@ -156,28 +168,15 @@ impl LogRepository {
     }
 }
 
-fn new_event(event: &SerializedEvent) -> Result<NewEvent, PersistenceError> {
-    let schema_version = event.event_version.parse::<i32>().map_err(|_| {
-        PersistenceError::UnknownError(
-            format!("event version {:?} is not an integer", event.event_version).into(),
-        )
-    })?;
+/// [`new_event`] for an event cqrs-es serialized.
+fn from_serialized(event: &SerializedEvent) -> Result<NewEvent, PersistenceError> {
     let map: HashMap<String, String> = serde_json::from_value(event.metadata.clone())?;
-    let mut metadata =
-        EventMetadata::from_map(&map).map_err(|e| PersistenceError::UnknownError(Box::new(e)))?;
-    // An event that names its environment is filed under it, whatever the
-    // command's metadata says.
-    if let Some(environment) = environment_in_payload(&event.event_type, &event.payload)
-        .map_err(|e| PersistenceError::UnknownError(Box::new(e)))?
-    {
-        metadata.environment = Some(environment);
-    }
-    Ok(NewEvent {
-        event_type: event.event_type.clone(),
-        schema_version,
-        payload: serde_json::to_string(&event.payload)?,
-        metadata,
-    })
+    new_event(
+        event.event_type.clone(),
+        &event.event_version,
+        serde_json::to_string(&event.payload)?,
+        &metadata_of(&map)?,
+    )
 }
 
 impl PersistedEventRepository for LogRepository {
@@ -217,11 +216,13 @@ impl PersistedEventRepository for LogRepository {
         for event in events {
             let stream = stream_id::<A>(&event.aggregate_id);
             match appends.last_mut() {
-                Some(append) if append.stream_id == stream => append.events.push(new_event(event)?),
+                Some(append) if append.stream_id == stream => {
+                    append.events.push(from_serialized(event)?)
+                }
                 _ => appends.push(StreamAppend {
                     stream_id: stream,
                     expected: ExpectedVersion::Exact(event.sequence.saturating_sub(1) as u64),
-                    events: vec![new_event(event)?],
+                    events: vec![from_serialized(event)?],
                 }),
             }
         }

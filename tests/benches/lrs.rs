@@ -34,11 +34,6 @@ use store::log::{EventLog, ExpectedVersion, NewEvent, StreamAppend};
 use store::testing::TestDb;
 use uuid::Uuid;
 
-/// The server's allocator (`api/src/main.rs`), for the server this bench
-/// runs in-process and for its baseline alike.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 const RUN: Duration = Duration::from_secs(8);
 const CLIENTS: usize = 16;
 const BATCH: usize = 100;

@@ -33,11 +33,6 @@ use store::log::{ExpectedVersion, NewEvent, StreamAppend};
 use store::testing::TestDb;
 use tokio_util::sync::CancellationToken;
 
-/// The server's allocator (`api/src/main.rs`), for the server this bench
-/// runs in-process and for its baseline alike.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 const EVENTS: usize = 1_000;
 const ENDPOINTS: usize = 10;
 const SUBJECTS: usize = 100;

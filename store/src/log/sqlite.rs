@@ -93,14 +93,7 @@ impl SqliteLog {
         stream_id: &str,
         after_version: u64,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {SELECT_COLUMNS} FROM events WHERE stream_id = ?1 AND stream_version > ?2 ORDER BY stream_version"
-        )))
-        .bind(stream_id)
-        .bind(after_version as i64)
-        .fetch_all(&self.reader)
-        .await?;
-        rows.iter().map(decode).collect()
+        read_stream_page(&self.reader, stream_id, after_version, u32::MAX).await
     }
 
     pub(super) async fn read_stream_page(

@@ -1,8 +1,5 @@
-//! The `allureconnect` binary, for the process-level tests of this crate.
-
-/// The allocator of the real binary (`api/src/main.rs`).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+//! The `allureconnect` binary, for the process-level tests of this crate
+//! (with the same allocator, `api::allocator`'s).
 
 fn main() -> std::process::ExitCode {
     api::entry::main()
