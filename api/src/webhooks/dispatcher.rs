@@ -7,19 +7,25 @@
 //! subject's queue itself: it sends the due deliveries that head their
 //! subject, up to the concurrency setting at once, and records what was
 //! sent as `WebhookDeliveryAttempted` events, all the attempts finished
-//! since the last append in one append to the endpoint's delivery log. A
-//! subject's next delivery goes out once the attempt before it is in the
-//! log (not once the view shows it): the worker applies its own records to
-//! its queues. The attempt event carries the retry decision
-//! ([`record_attempt`]), so the schedule is in the log.
+//! since the last append in one append to the endpoint's delivery log, one
+//! append at a time, so the log holds the attempts in the order they
+//! finished. A subject's next delivery goes out as soon as the attempt
+//! before it is settled (succeeded or given up), without waiting for its
+//! record: the worker applies each finished attempt to its queues at once,
+//! as the view will once the record is in. The attempt event carries the
+//! retry decision ([`record_attempt`]), so the schedule is in the log.
 //!
 //! The view stays the truth: a worker starts (and starts again after an
 //! error, an endpoint change or disabling its endpoint) by waiting until
 //! the view shows the whole log, its own records included, then reads the
 //! outbox afresh.
 //!
-//! At-least-once: a crash between a send and its append loses the record,
-//! not the delivery, which is sent again. On PostgreSQL each endpoint is
+//! At-least-once: a crash (or a failed append) between a send and its
+//! record loses the record, not the delivery, which is sent again. Records
+//! are appended in the order the attempts finished and nothing is appended
+//! after a failed append, so the log never shows a subject's later
+//! delivery settled and an earlier one pending: what is sent again comes
+//! in the subject's order. On PostgreSQL each endpoint is
 //! dispatched by one process at a time, under a session advisory lock held
 //! on one dedicated connection per process; a worker checks that the
 //! session is alive before it sends, and stops when it is lost.
@@ -61,8 +67,9 @@ use store::commands::Commands;
 /// How often the supervisor and idle workers look at the outbox when
 /// nothing woke them (another process may run the view on PostgreSQL).
 const POLL: Duration = Duration::from_millis(500);
-/// The least time between two looks of the supervisor at the outbox: the
-/// view moves with every batch of attempts.
+/// The least time between two looks of the supervisor at the outbox, and
+/// of a worker at its endpoint: the view moves with every batch of
+/// attempts.
 const SCAN_GAP: Duration = Duration::from_millis(20);
 /// The longest a worker waits for the view to show the log.
 const VIEW_WAIT: Duration = Duration::from_secs(30);
@@ -71,8 +78,9 @@ const VIEW: &str = "webhooks";
 /// Pending deliveries a worker holds at most; it reads more when it holds
 /// fewer than half.
 const WINDOW: usize = 1024;
-/// Appends of attempt records one worker may have in flight at once.
-const MAX_APPENDING: usize = 2;
+/// The most finished attempts a worker holds unrecorded (waiting for or
+/// in an append) before it stops sending until the log catches up.
+const MAX_UNRECORDED: usize = 4096;
 
 /// Sends webhooks; cheap to clone.
 #[derive(Clone)]
@@ -115,8 +123,9 @@ struct InFlight {
     sends: FuturesUnordered<BoxFuture<'static, Sent>>,
     /// Sent, waiting for an append.
     ready: Vec<Sent>,
-    /// Appends in flight, oldest first, with their attempts.
-    appending: VecDeque<(Vec<Sent>, Appending)>,
+    /// The append in flight (one at a time, so the log keeps the order
+    /// the attempts finished in), with its attempts.
+    appending: Option<(Vec<Sent>, Appending)>,
 }
 
 /// A worker's copy of its endpoint's outbox: a prefix, in outbox order, of
@@ -167,40 +176,39 @@ impl Outbox {
             .min()
     }
 
-    /// Applies attempts now in the log, as the view will: a settled
-    /// delivery leaves its subject's queue, a retried one waits there.
-    fn recorded(&mut self, attempts: &[Sent]) {
-        for sent in attempts {
-            self.busy.remove(&sent.subject);
-            let Some(queue) = self.subjects.get_mut(&sent.subject) else {
-                continue;
-            };
-            let DeliveryEvent::WebhookDeliveryAttempted {
-                delivery_id,
-                attempt,
-                outcome,
-                next_attempt_at,
-                attempted_at,
-                ..
-            } = &sent.event;
-            let Some(head) = queue.front_mut() else {
-                continue;
-            };
-            if head.row.delivery_id != *delivery_id {
-                continue;
+    /// Applies a finished attempt as the view will once it is recorded: a
+    /// settled delivery leaves its subject's queue, a retried one waits
+    /// there until it is due.
+    fn finished(&mut self, sent: &Sent) {
+        self.busy.remove(&sent.subject);
+        let Some(queue) = self.subjects.get_mut(&sent.subject) else {
+            return;
+        };
+        let DeliveryEvent::WebhookDeliveryAttempted {
+            delivery_id,
+            attempt,
+            outcome,
+            next_attempt_at,
+            attempted_at,
+            ..
+        } = &sent.event;
+        let Some(head) = queue.front_mut() else {
+            return;
+        };
+        if head.row.delivery_id != *delivery_id {
+            return;
+        }
+        match (outcome, next_attempt_at) {
+            (Outcome::Retrying, Some(next)) => {
+                head.row.attempts = i64::from(*attempt);
+                head.first_attempted_at.get_or_insert(*attempted_at);
+                head.due = *next;
             }
-            match (outcome, next_attempt_at) {
-                (Outcome::Retrying, Some(next)) => {
-                    head.row.attempts = i64::from(*attempt);
-                    head.first_attempted_at.get_or_insert(*attempted_at);
-                    head.due = *next;
-                }
-                _ => {
-                    queue.pop_front();
-                    self.len -= 1;
-                    if queue.is_empty() {
-                        self.subjects.remove(&sent.subject);
-                    }
+            _ => {
+                queue.pop_front();
+                self.len -= 1;
+                if queue.is_empty() {
+                    self.subjects.remove(&sent.subject);
                 }
             }
         }
@@ -360,7 +368,9 @@ impl Inner {
     /// One run of a worker, from the view: waits until the view shows the
     /// log (whatever was recorded before must be in it, or a delivery
     /// could be sent again needlessly), reads the outbox, sends and
-    /// records. Whatever it sent is recorded before it returns.
+    /// records. Whatever it sent is recorded before it returns, unless an
+    /// append failed: then nothing sent after it is recorded (it will be
+    /// sent again, in order).
     async fn run(
         self: &Arc<Self>,
         id: &str,
@@ -382,24 +392,25 @@ impl Inner {
         let InFlight {
             mut sends,
             mut ready,
-            mut appending,
+            appending,
         } = flight;
         // Records in flight are kept: they are the attempts already sent.
         while let Some(sent) = sends.next().await {
             ready.push(sent);
         }
-        if !ready.is_empty() {
-            appending.push_back(self.record(std::mem::take(&mut ready)));
+        let mut failed = result.is_err();
+        if let Some((_, handle)) = appending {
+            failed |= !settle(handle.await, recorded);
         }
-        for (_, handle) in appending {
-            match handle.await {
-                Ok(Ok(appended)) => {
-                    *recorded = (*recorded).max(appended.last().unwrap_or_default())
-                }
-                Ok(Err(err)) => {
-                    tracing::warn!(error = %err, "webhook attempts not recorded; they will be sent again");
-                }
-                Err(err) => tracing::warn!(error = %err, "webhook attempts not recorded"),
+        if !ready.is_empty() {
+            if failed {
+                tracing::warn!(
+                    attempts = ready.len(),
+                    "webhook attempts not recorded after a failure; they will be sent again"
+                );
+            } else {
+                let (_, handle) = self.record(ready);
+                settle(handle.await, recorded);
             }
         }
         result
@@ -424,25 +435,29 @@ impl Inner {
         view.borrow_and_update();
         let concurrency = self.settings.concurrency;
         let mut outbox = Outbox::default();
-        // Whether the view moved since the endpoint was read.
+        // Whether the view moved since the endpoint was read, and when it
+        // was read: at most once per SCAN_GAP, since the view moves with
+        // every batch of attempts.
         let mut moved = false;
+        let mut looked = Instant::now();
         loop {
             if stop.is_cancelled() || lost.is_cancelled() {
                 return Ok(Exit::Stopped);
             }
-            // What was recorded: the next delivery of each subject may go.
-            while appending
-                .front()
+            if appending
+                .as_ref()
                 .is_some_and(|(_, handle)| handle.is_finished())
             {
-                let (attempts, handle) = appending.pop_front().expect("checked");
+                let (_, handle) = appending.take().expect("checked");
                 let outcome = futures::FutureExt::now_or_never(handle).expect("finished");
-                take_record(&mut outbox, &attempts, outcome, recorded)?;
+                take_record(outcome, recorded)?;
             }
             // The view moved: the endpoint may have changed, deliveries
             // may have been queued.
-            if moved || view.has_changed().unwrap_or(true) {
+            moved |= view.has_changed().unwrap_or(true);
+            if moved && looked.elapsed() >= SCAN_GAP {
                 moved = false;
+                looked = Instant::now();
                 view.borrow_and_update();
                 let Some(fresh) = view::dispatch_endpoint(&self.db, &endpoint.webhook_id).await?
                 else {
@@ -467,7 +482,12 @@ impl Inner {
                 let limit = WINDOW - outbox.len;
                 self.load(endpoint, &mut outbox, limit).await?;
             }
-            let free = concurrency.saturating_sub(sends.len());
+            // Sending runs ahead of recording, within a bound.
+            let free = if unrecorded(ready, appending) < MAX_UNRECORDED {
+                concurrency.saturating_sub(sends.len())
+            } else {
+                0
+            };
             if free > 0 {
                 let heads = outbox.due_heads(now, free);
                 if !heads.is_empty() {
@@ -483,40 +503,43 @@ impl Inner {
                     outbox.busy.extend(started);
                 }
             }
-            // Record what was sent: at once when nothing is being
-            // recorded, else when a batch's worth waits.
-            if !ready.is_empty()
-                && (appending.is_empty()
-                    || (ready.len() >= concurrency && appending.len() < MAX_APPENDING))
-            {
-                appending.push_back(self.record(std::mem::take(ready)));
+            // Record what finished, one append at a time: whatever finished
+            // while one was in flight goes into the next.
+            if !ready.is_empty() && appending.is_none() {
+                *appending = Some(self.record(std::mem::take(ready)));
             }
             if sends.is_empty()
                 && ready.is_empty()
-                && appending.is_empty()
+                && appending.is_none()
                 && outbox.len == 0
                 && outbox.exhausted
             {
                 return Ok(Exit::Done);
             }
-            let wait = outbox
+            let mut wait = outbox
                 .next_due()
                 .map_or(POLL, |due| (due - now).to_std().unwrap_or(Duration::ZERO))
                 .min(POLL);
+            if moved {
+                wait = wait.min(SCAN_GAP.saturating_sub(looked.elapsed()));
+            }
             tokio::select! {
                 () = stop.cancelled() => return Ok(Exit::Stopped),
                 () = lost.cancelled() => return Ok(Exit::Stopped),
                 Some(sent) = sends.next() => {
+                    // The subject's next delivery may go now.
+                    outbox.finished(&sent);
                     ready.push(sent);
                     while let Some(Some(sent)) = futures::FutureExt::now_or_never(sends.next()) {
+                        outbox.finished(&sent);
                         ready.push(sent);
                     }
                 }
-                outcome = front(appending) => {
-                    let (attempts, _) = appending.pop_front().expect("awaited");
-                    take_record(&mut outbox, &attempts, outcome, recorded)?;
+                outcome = in_flight(appending) => {
+                    appending.take();
+                    take_record(outcome, recorded)?;
                 }
-                _ = view.changed() => moved = true,
+                _ = view.changed(), if !moved => moved = true,
                 () = tokio::time::sleep(wait) => {
                     // Another process may run the view: look again.
                     moved = true;
@@ -697,28 +720,46 @@ impl Inner {
     }
 }
 
-/// The oldest append in flight, or never.
-async fn front(
-    appending: &mut VecDeque<(Vec<Sent>, Appending)>,
+/// The append in flight, or never.
+async fn in_flight(
+    appending: &mut Option<(Vec<Sent>, Appending)>,
 ) -> Result<Result<Appended, AppendError>, tokio::task::JoinError> {
-    match appending.front_mut() {
+    match appending {
         Some((_, handle)) => handle.await,
         None => std::future::pending().await,
     }
 }
 
-/// Takes a finished append in: its attempts move their subjects on, or,
-/// when it failed, the run ends (those deliveries will be sent again).
+/// Attempts finished and not yet in the log.
+fn unrecorded(ready: &[Sent], appending: &Option<(Vec<Sent>, Appending)>) -> usize {
+    ready.len() + appending.as_ref().map_or(0, |(sent, _)| sent.len())
+}
+
+/// Takes a finished append in at the end of a run: whether it recorded
+/// its attempts.
+fn settle(
+    outcome: Result<Result<Appended, AppendError>, tokio::task::JoinError>,
+    recorded: &mut Checkpoint,
+) -> bool {
+    match take_record(outcome, recorded) {
+        Ok(()) => true,
+        Err(err) => {
+            tracing::warn!(error = %err, "webhook attempts not recorded; they will be sent again");
+            false
+        }
+    }
+}
+
+/// Takes a finished append in: the checkpoint of the last attempt
+/// recorded moves on, or, when it failed, the run ends (the deliveries not
+/// recorded will be sent again).
 fn take_record(
-    outbox: &mut Outbox,
-    attempts: &[Sent],
     outcome: Result<Result<Appended, AppendError>, tokio::task::JoinError>,
     recorded: &mut Checkpoint,
 ) -> anyhow::Result<()> {
     match outcome? {
         Ok(appended) => {
             *recorded = (*recorded).max(appended.last().unwrap_or_default());
-            outbox.recorded(attempts);
             Ok(())
         }
         Err(AppendError::Conflict { stream_id, .. }) => {
