@@ -16,6 +16,10 @@ use tracing::Instrument;
 
 /// Events applied in one transaction at most.
 const BATCH: u32 = 500;
+/// On SQLite, the events of a batch a view applies between two chances
+/// for waiting appends to go first: the longest an append waits for a
+/// view's transaction is about what this many events take.
+const PART: usize = 50;
 /// How often a runner looks at the log when nothing woke it.
 const POLL: Duration = Duration::from_millis(250);
 /// How often a standby runner tries to take over its projection.
@@ -498,26 +502,53 @@ impl Projections {
                 return Ok(stop);
             }
         };
-        let span = tracing::debug_span!(
-            "projection.apply_batch",
-            projection = name,
-            events = envelopes.len(),
-            last = last.position
-        );
-        match projection
-            .apply_batch(&mut tx, &envelopes)
-            .instrument(span)
-            .await
-        {
-            Ok(()) => {}
-            Err(ProjectionError::Store(err)) => {
-                tx.rollback().await?;
-                return Err(BatchError::Retry(err));
+        // The batch is applied a part at a time: when an append waits for
+        // SQLite's one writer after a part, the parts so far are committed
+        // and the append goes first, so that no append waits for a whole
+        // batch of a view.
+        let part_size = match self.db.backend() {
+            Backend::Sqlite => PART,
+            // Appends never wait for a view's transaction there.
+            Backend::Postgres => envelopes.len(),
+        };
+        let mut rest: &[Envelope<'_>] = &envelopes;
+        while !rest.is_empty() {
+            let (part, after) = rest.split_at(rest.len().min(part_size));
+            let span = tracing::debug_span!(
+                "projection.apply_batch",
+                projection = name,
+                events = part.len(),
+                last = last.position
+            );
+            match projection.apply_batch(&mut tx, part).instrument(span).await {
+                Ok(()) => {}
+                Err(ProjectionError::Store(err)) => {
+                    tx.rollback().await?;
+                    return Err(BatchError::Retry(err));
+                }
+                Err(_) => {
+                    // Find the event at fault, applying one at a time.
+                    tx.rollback().await?;
+                    return self.batch_one_by_one(entry, limit).await;
+                }
             }
-            Err(_) => {
-                // Find the event at fault, applying one at a time.
-                tx.rollback().await?;
-                return self.batch_one_by_one(entry, limit).await;
+            rest = after;
+            if !rest.is_empty() && self.db.appends_waiting() {
+                let through = part[part.len() - 1].record.checkpoint();
+                save_checkpoint(&mut tx, name, through).await?;
+                tx.commit().await?;
+                *entry.skipped.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                *entry.stored.lock().unwrap_or_else(|p| p.into_inner()) = Some(through);
+                tx = self.db.continue_view().await?;
+                if lock_checkpoint(&mut tx, self.db.backend(), name).await? != through {
+                    // Someone else moved the checkpoint (a replay).
+                    tx.rollback().await?;
+                    *entry.stored.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                    return Ok(PartialBatch::Done(Batch::Applied {
+                        events: (envelopes.len() - rest.len()) as u64,
+                        checkpoint: through,
+                    }));
+                }
             }
         }
         save_checkpoint(&mut tx, name, last).await?;

@@ -573,3 +573,81 @@ async fn on_sqlite_a_projection_passes_what_it_does_not_handle_without_writing()
         head
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_sqlite_a_view_commits_between_parts_of_a_batch_while_an_append_waits() {
+    let w = world().await;
+    let a = WorkspaceId::from_uuid(Uuid::from_u128(0xc));
+    w.run(
+        a,
+        WorkspaceCommand::Create {
+            workspace_id: a,
+            name: "Gamma".into(),
+            keys: vec![],
+            at: at(0),
+        },
+    )
+    .await;
+    let mut head = Checkpoint::START;
+    for n in 0..240 {
+        head = w
+            .run(
+                a,
+                WorkspaceCommand::CreateApiKey {
+                    key: key(&format!("k{n:03}"), Environment::Live),
+                    at: at(1),
+                },
+            )
+            .await;
+    }
+    // 241 events the workspaces view handles: one batch, applied in parts.
+    let projections = Projections::new(w.db.clone(), w.log.clone(), projections::all());
+    // An append waits for the writer all along (on SQLite): after each part
+    // the view commits and lets it go first.
+    let waiting = match &w.db {
+        Database::Sqlite { gate, .. } => Some(gate.clone()),
+        Database::Postgres { .. } => None,
+    };
+    let guard = waiting.as_ref().map(|gate| gate.appending());
+    let stop = CancellationToken::new();
+    let watcher = tokio::spawn({
+        let projections = projections.clone();
+        let stop = stop.clone();
+        async move {
+            let mut seen = std::collections::BTreeSet::new();
+            while !stop.is_cancelled() {
+                if let Some(stored) = projections
+                    .stored_checkpoints()
+                    .await
+                    .unwrap()
+                    .get("workspaces")
+                {
+                    seen.insert(*stored);
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            seen
+        }
+    });
+    let reached = catch_up_to(&projections, "workspaces", head).await;
+    stop.cancel();
+    drop(guard);
+    let seen = watcher.await.unwrap();
+    assert_eq!(reached, head);
+    if waiting.is_some() {
+        assert!(
+            seen.iter().any(|c| *c > Checkpoint::START && *c < head),
+            "no part of the batch was committed on its own: {seen:?}"
+        );
+    }
+    // What was built in parts is what a replay builds in one go.
+    let view = &projections::all()[0];
+    assert_eq!(view.name(), "workspaces");
+    let live = dump::projection(&w.db, view.as_ref()).await.unwrap();
+    let keys = workspaces::api_keys(&w.db, &Scope::new(a, Environment::Live))
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 240);
+    projections.replay("workspaces").await.unwrap();
+    assert_eq!(dump::projection(&w.db, view.as_ref()).await.unwrap(), live);
+}

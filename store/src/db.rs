@@ -237,6 +237,32 @@ impl Database {
         self.begin_with(Commit::Rebuildable).await
     }
 
+    /// Whether a log append waits for SQLite's one writer (never on
+    /// PostgreSQL, where appends and views do not share a connection).
+    pub fn appends_waiting(&self) -> bool {
+        match self {
+            Database::Sqlite { gate, .. } => gate.appends_waiting(),
+            Database::Postgres { .. } => false,
+        }
+    }
+
+    /// Begins the next transaction of a view that committed part of a batch
+    /// because appends were waiting: on SQLite the appends waiting then go
+    /// first ([`WriterGate::take_turns`]), then the view goes on.
+    pub async fn continue_view(&self) -> Result<Tx, StoreError> {
+        match self {
+            Database::Sqlite { writer, gate, .. } => {
+                gate.take_turns().await;
+                Ok(Tx::Sqlite(
+                    writer
+                        .begin_with(SqliteDurability::Normal.begin_immediate())
+                        .await?,
+                ))
+            }
+            Database::Postgres { .. } => self.begin_view().await,
+        }
+    }
+
     async fn begin_with(&self, commit: Commit) -> Result<Tx, StoreError> {
         Ok(match self {
             Database::Sqlite {
@@ -327,6 +353,8 @@ impl Database {
 pub struct WriterGate {
     waiting: std::sync::atomic::AtomicUsize,
     clear: tokio::sync::Notify,
+    /// Notified whenever an append is answered.
+    served: tokio::sync::Notify,
 }
 
 /// An append waiting for (or holding) the writer.
@@ -341,6 +369,24 @@ impl WriterGate {
         self.waiting
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         Appending(self)
+    }
+
+    /// Whether an append waits for (or holds) the writer.
+    pub fn appends_waiting(&self) -> bool {
+        self.waiting.load(std::sync::atomic::Ordering::Acquire) > 0
+    }
+
+    /// Lets the appends waiting now go first: waits until one of them is
+    /// answered (its group commit carries every append queued with it),
+    /// for at most [`PATIENCE`](Self::PATIENCE). For a view that commits
+    /// part of a batch to let appends through: it must not wait for the
+    /// appends to stop, which under load they never do.
+    pub async fn take_turns(&self) {
+        let served = self.served.notified();
+        if !self.appends_waiting() {
+            return;
+        }
+        let _ = tokio::time::timeout(Self::PATIENCE, served).await;
     }
 
     /// Waits while appends wait, for at most [`PATIENCE`](Self::PATIENCE).
@@ -360,6 +406,7 @@ impl WriterGate {
 
 impl Drop for Appending<'_> {
     fn drop(&mut self) {
+        self.0.served.notify_waiters();
         if self
             .0
             .waiting
@@ -740,6 +787,39 @@ mod tests {
         let started = tokio::time::Instant::now();
         gate.give_way().await;
         assert_eq!(started.elapsed(), WriterGate::PATIENCE);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_view_between_parts_lets_the_appends_waiting_go_first_once() {
+        let gate = std::sync::Arc::new(WriterGate::default());
+        let started = tokio::time::Instant::now();
+        gate.take_turns().await;
+        assert_eq!(started.elapsed(), Duration::ZERO, "nothing waits: go on");
+
+        // Two appends wait; the first is answered after 2 ms (its group
+        // commit carries the other): the view goes on then, though the
+        // second is still counted as waiting.
+        let first = gate.appending();
+        let second = gate.appending();
+        let done = tokio::spawn({
+            let gate = gate.clone();
+            async move {
+                let started = tokio::time::Instant::now();
+                gate.take_turns().await;
+                started.elapsed()
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        drop(first);
+        assert_eq!(done.await.unwrap(), Duration::from_millis(2));
+        assert!(gate.appends_waiting());
+
+        // An append that is never answered holds the view back only so long.
+        let started = tokio::time::Instant::now();
+        gate.take_turns().await;
+        assert_eq!(started.elapsed(), WriterGate::PATIENCE);
+        drop(second);
+        assert!(!gate.appends_waiting());
     }
 
     #[test]
