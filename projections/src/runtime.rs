@@ -19,7 +19,7 @@ const BATCH: u32 = 500;
 /// On SQLite, the events of a batch a view applies between two chances
 /// for waiting appends to go first: the longest an append waits for a
 /// view's transaction is about what this many events take.
-const PART: usize = 50;
+const PART: usize = 30;
 /// How often a runner looks at the log when nothing woke it.
 const POLL: Duration = Duration::from_millis(250);
 /// How often a standby runner tries to take over its projection.
