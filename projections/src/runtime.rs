@@ -151,6 +151,18 @@ struct Entry {
     stored: std::sync::Mutex<Option<Checkpoint>>,
 }
 
+impl Entry {
+    /// Stores `checkpoint` as what the projection has applied, commits what
+    /// `tx` wrote with it, and remembers it.
+    async fn commit_through(&self, mut tx: Tx, checkpoint: Checkpoint) -> Result<(), StoreError> {
+        save_checkpoint(&mut tx, self.projection.name(), checkpoint).await?;
+        tx.commit().await?;
+        *self.skipped.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        *self.stored.lock().unwrap_or_else(|p| p.into_inner()) = Some(checkpoint);
+        Ok(())
+    }
+}
+
 /// On SQLite, a projection that handles none of a batch's events moves past
 /// them without taking the single writer, until this many positions lie
 /// between its stored checkpoint and where it is: a restart reads at most
@@ -535,10 +547,7 @@ impl Projections {
             rest = after;
             if !rest.is_empty() && self.db.appends_waiting() {
                 let through = part[part.len() - 1].record.checkpoint();
-                save_checkpoint(&mut tx, name, through).await?;
-                tx.commit().await?;
-                *entry.skipped.lock().unwrap_or_else(|p| p.into_inner()) = None;
-                *entry.stored.lock().unwrap_or_else(|p| p.into_inner()) = Some(through);
+                entry.commit_through(tx, through).await?;
                 tx = self.db.continue_view().await?;
                 if lock_checkpoint(&mut tx, self.db.backend(), name).await? != through {
                     // Someone else moved the checkpoint (a replay).
@@ -551,10 +560,7 @@ impl Projections {
                 }
             }
         }
-        save_checkpoint(&mut tx, name, last).await?;
-        tx.commit().await?;
-        *entry.skipped.lock().unwrap_or_else(|p| p.into_inner()) = None;
-        *entry.stored.lock().unwrap_or_else(|p| p.into_inner()) = Some(last);
+        entry.commit_through(tx, last).await?;
         Ok(PartialBatch::Done(Batch::Applied {
             events: events.len() as u64,
             checkpoint: last,
@@ -615,9 +621,7 @@ impl Projections {
                 }
             }
         }
-        save_checkpoint(&mut tx, name, last).await?;
-        tx.commit().await?;
-        *entry.stored.lock().unwrap_or_else(|p| p.into_inner()) = Some(last);
+        entry.commit_through(tx, last).await?;
         Ok(PartialBatch::Done(Batch::Applied {
             events: events.len() as u64,
             checkpoint: last,

@@ -63,6 +63,17 @@ enum Commit {
     Rebuildable,
 }
 
+/// How a write transaction on SQLite lets the log's appends go first
+/// ([`WriterGate`]).
+#[derive(Debug, Clone, Copy)]
+enum Turn {
+    /// Waits while appends wait (bounded): a transaction that starts.
+    GiveWay,
+    /// Waits until the appends waiting now are answered (bounded): a view
+    /// that committed part of a batch and goes on.
+    TakeTurns,
+}
+
 impl FromStr for SqliteDurability {
     type Err = StoreError;
 
@@ -222,7 +233,7 @@ impl Database {
     /// (on SQLite: the writer, `BEGIN IMMEDIATE`, once the log's waiting
     /// appends have had it; see [`WriterGate`]).
     pub async fn begin(&self) -> Result<Tx, StoreError> {
-        self.begin_with(Commit::Durable).await
+        self.begin_with(Commit::Durable, Turn::GiveWay).await
     }
 
     /// Begins a write transaction of a view: what it writes can be rebuilt
@@ -234,7 +245,7 @@ impl Database {
     /// PostgreSQL the transaction commits with `synchronous_commit = off`,
     /// to the same effect.
     pub async fn begin_view(&self) -> Result<Tx, StoreError> {
-        self.begin_with(Commit::Rebuildable).await
+        self.begin_with(Commit::Rebuildable, Turn::GiveWay).await
     }
 
     /// Whether a log append waits for SQLite's one writer (never on
@@ -250,20 +261,10 @@ impl Database {
     /// because appends were waiting: on SQLite the appends waiting then go
     /// first ([`WriterGate::take_turns`]), then the view goes on.
     pub async fn continue_view(&self) -> Result<Tx, StoreError> {
-        match self {
-            Database::Sqlite { writer, gate, .. } => {
-                gate.take_turns().await;
-                Ok(Tx::Sqlite(
-                    writer
-                        .begin_with(SqliteDurability::Normal.begin_immediate())
-                        .await?,
-                ))
-            }
-            Database::Postgres { .. } => self.begin_view().await,
-        }
+        self.begin_with(Commit::Rebuildable, Turn::TakeTurns).await
     }
 
-    async fn begin_with(&self, commit: Commit) -> Result<Tx, StoreError> {
+    async fn begin_with(&self, commit: Commit, turn: Turn) -> Result<Tx, StoreError> {
         Ok(match self {
             Database::Sqlite {
                 writer,
@@ -271,7 +272,10 @@ impl Database {
                 durability,
                 ..
             } => {
-                gate.give_way().await;
+                match turn {
+                    Turn::GiveWay => gate.give_way().await,
+                    Turn::TakeTurns => gate.take_turns().await,
+                }
                 let begin = match commit {
                     Commit::Durable => durability.begin_immediate(),
                     Commit::Rebuildable => SqliteDurability::Normal.begin_immediate(),
