@@ -768,6 +768,22 @@ impl Projections {
         }
     }
 
+    /// The checkpoint projection `name` has reached: its status in this process or, when
+    /// another process runs it, its stored checkpoint. `None` when it is stopped or unknown.
+    pub async fn reached(&self, name: &str) -> Result<Option<Checkpoint>, StoreError> {
+        let Some(entry) = self.entry(name) else {
+            return Ok(None);
+        };
+        let status = entry.status.borrow().clone();
+        match status {
+            Status::Running { checkpoint } | Status::Starting { checkpoint } => {
+                Ok(Some(checkpoint))
+            }
+            Status::Standby => Ok(Some(stored_checkpoint(&self.db, name).await?)),
+            Status::Stopped { .. } => Ok(None),
+        }
+    }
+
     /// Waits until every projection has applied the event at `checkpoint`.
     pub async fn wait_all(
         &self,

@@ -5,10 +5,13 @@
 //! `BENCH_POSTGRES_URL` set, on a fresh PostgreSQL schema:
 //!
 //! - append: `POST /xapi/statements` in batches of 100 from 16 concurrent clients (HTTP,
-//!   validation, the append, and the wait for the statement views), in statements/s, next to
-//!   the raw rate of the same statements appended as events through `EventLog::append` (16
-//!   concurrent appenders, batches of 100, no HTTP, no rules, no views) on a fresh database;
-//! - single: the latency of one-statement `POST`s from one client (p50, p99);
+//!   validation and the append; a write answers once it is in the log, while the statement
+//!   views follow the log beside it), in statements/s, next to the raw rate of the same
+//!   statements appended as events through `EventLog::append` (16 concurrent appenders,
+//!   batches of 100, no HTTP, no rules, no views) on a fresh database; then how far the
+//!   statement views were behind when the run ended, and how long they took to catch up;
+//! - single: the latency of one-statement `POST`s from one client (p50, p99), each followed
+//!   by a `GET` of the same client that must see it (read-your-writes), p50 and p99 too;
 //! - query: `GET /xapi/statements` filtered by agent, by verb + activity and by registration,
 //!   `limit=100`, with `LRS_BENCH_STATEMENTS` statements stored (default 1,000,000;
 //!   SQLite only unless `LRS_BENCH_PG_QUERIES=1`), p50 and p99, and how long storing them
@@ -289,11 +292,34 @@ async fn post_rate(server: &Server, key: &str) -> f64 {
     count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
 }
 
-/// Latencies of one-statement POSTs, one after the other.
-async fn single_posts(server: &Server, key: &str, n: u64) -> Vec<Duration> {
+/// How many events the statement views were behind the log when called, and how long
+/// they took from then to catch up.
+async fn statement_views_catch_up(server: &Server) -> (i64, Duration) {
+    let platform = &server.state.platform;
+    let started = Instant::now();
+    let head = platform.log.head().await.unwrap();
+    let mut behind = 0;
+    for view in api::lrs::STATEMENT_VIEWS {
+        let at = platform.projections.reached(view).await.unwrap().unwrap();
+        behind = behind.max(head.position - at.position);
+    }
+    for view in api::lrs::STATEMENT_VIEWS {
+        platform
+            .projections
+            .wait_for(view, head, Duration::from_secs(3600))
+            .await
+            .unwrap();
+    }
+    (behind, started.elapsed())
+}
+
+/// Latencies of one-statement POSTs, one after the other, and of a GET of each statement by
+/// the same client right after its POST.
+async fn single_posts(server: &Server, key: &str, n: u64) -> (Vec<Duration>, Vec<Duration>) {
     let client = reqwest::Client::new();
     let url = format!("{}/xapi/statements", server.address);
-    let mut latencies = Vec::with_capacity(n as usize);
+    let mut posts = Vec::with_capacity(n as usize);
+    let mut reads = Vec::with_capacity(n as usize);
     for i in 0..n {
         let body = bench_statement(900_000_000 + i);
         let started = Instant::now();
@@ -306,11 +332,24 @@ async fn single_posts(server: &Server, key: &str, n: u64) -> Vec<Duration> {
             .await
             .unwrap();
         assert_eq!(response.status(), 200);
+        let ids: Vec<String> = response.json().await.unwrap();
+        posts.push(started.elapsed());
+        let started = Instant::now();
+        let response = client
+            .get(&url)
+            .bearer_auth(key)
+            .header("X-Experience-API-Version", "2.0.0")
+            .query(&[("statementId", &ids[0])])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "the writer reads its own statement");
         response.bytes().await.unwrap();
-        latencies.push(started.elapsed());
+        reads.push(started.elapsed());
     }
-    latencies.sort();
-    latencies
+    posts.sort();
+    reads.sort();
+    (posts, reads)
 }
 
 /// Stores statements `0..total` through `Lrs::store_statements` in batches of 1,000 from
@@ -342,16 +381,10 @@ async fn generate(server: &Server, scope: Scope, total: u64) -> Duration {
                 };
                 let body = Value::Array((first..last).map(bench_statement).collect());
                 let prepared = prepare_post(body, &context, Uuid::new_v4).unwrap();
+                let write = platform.lrs.in_flight(context.stored, "key:bench");
                 platform
                     .lrs
-                    .store_statements(
-                        &scope,
-                        prepared,
-                        vec![],
-                        None,
-                        &metadata,
-                        Duration::from_secs(600),
-                    )
+                    .store_statements(&scope, prepared, vec![], None, &metadata, write)
                     .await
                     .unwrap();
                 if last % 100_000 < chunk {
@@ -423,12 +456,21 @@ async fn bench_backend(name: &str, raw_db: TestDb, lrs_db: TestDb, query_db: Opt
         "| POST batches of {BATCH}, {CLIENTS} clients | {lrs:.0} | {raw:.0} | {:.0}% |",
         100.0 * lrs / raw
     );
-    let single = single_posts(&server, &key, 1_000).await;
+    let (behind, caught_up) = statement_views_catch_up(&server).await;
     println!(
-        "\nsingle-statement POST, one client, 1000 requests: p50 {} ms, p99 {} ms, max {} ms",
+        "\nthe statement views were {behind} events behind the log when the run ended and \
+         caught up {:.1} s later",
+        caught_up.as_secs_f64()
+    );
+    let (single, read) = single_posts(&server, &key, 1_000).await;
+    println!(
+        "\nsingle-statement POST, one client, 1000 requests: p50 {} ms, p99 {} ms, max {} ms; \
+         the same client's GET of it right after: p50 {} ms, p99 {} ms",
         ms(percentile(&single, 0.5)),
         ms(percentile(&single, 0.99)),
-        ms(*single.last().unwrap())
+        ms(*single.last().unwrap()),
+        ms(percentile(&read, 0.5)),
+        ms(percentile(&read, 0.99)),
     );
     server.stop().await;
 

@@ -834,6 +834,85 @@ async fn signed_statements_are_verified() {
     app.stop().await;
 }
 
+/// A statement write answers once it is in the log; the statement views follow. Here they
+/// run only when the test moves them: until then `Consistent-Through` stays before the
+/// write, and the writer's own reads wait for it while other callers' do not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_answer_before_the_views_which_consistent_through_and_own_reads_follow() {
+    use api::lrs::STATEMENT_VIEWS;
+    use domain::events::EventMetadata;
+    use domain::tenancy::{Environment, Scope, WorkspaceId};
+    use domain::xapi::XapiVersion;
+    use domain::xapi::statement::{PrepareContext, prepare_post};
+    use std::time::Duration;
+
+    e2e::init();
+    let db = store::testing::TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let settings = e2e::test_settings(db.url(), dir.path());
+    let platform = api::platform::Platform::open(&settings.storage)
+        .await
+        .unwrap();
+    for view in STATEMENT_VIEWS {
+        platform.projections.catch_up(view).await.unwrap();
+    }
+    let lrs = platform.lrs.clone();
+    let scope = Scope::new(WorkspaceId::from_uuid(Uuid::new_v4()), Environment::Live);
+    let stored_at = chrono::Utc::now();
+    let write = lrs.in_flight(stored_at, "lrs:writer");
+    let context = PrepareContext {
+        version: XapiVersion::V2_0_0,
+        stored: stored_at,
+        authority: None,
+    };
+    let prepared = prepare_post(
+        statement("ned", COMPLETED, "http://example.com/a"),
+        &context,
+        Uuid::new_v4,
+    )
+    .unwrap();
+    let metadata = EventMetadata::scoped(scope).with_actor("lrs:writer");
+    let stored = lrs
+        .store_statements(&scope, prepared, vec![], None, &metadata, write)
+        .await
+        .unwrap();
+    let id = stored.ids[0];
+    let by_id = || projections::lrs::statements::by_id(&platform.db, &scope, id);
+    assert!(by_id().await.unwrap().is_none(), "the views have not run");
+
+    let later = stored_at + chrono::Duration::seconds(5);
+    assert!(
+        lrs.consistent_through(later).await < stored_at,
+        "not consistent through a write the views do not show"
+    );
+    assert!(
+        lrs.see_own_writes("lrs:reader", Duration::from_secs(60))
+            .await,
+        "another caller reads at once"
+    );
+    assert!(
+        !lrs.see_own_writes("lrs:writer", Duration::from_millis(50))
+            .await,
+        "the writer's read waits for the views"
+    );
+    let own_read = tokio::spawn({
+        let lrs = lrs.clone();
+        async move {
+            lrs.see_own_writes("lrs:writer", Duration::from_secs(60))
+                .await
+        }
+    });
+    for view in STATEMENT_VIEWS {
+        platform.projections.catch_up(view).await.unwrap();
+    }
+    assert!(
+        own_read.await.unwrap(),
+        "the writer's read goes on once the views show the write"
+    );
+    assert!(by_id().await.unwrap().is_some());
+    assert_eq!(lrs.consistent_through(later).await, later);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn statement_reads_say_how_consistent_they_are() {
     let app = TestApp::spawn().await;

@@ -43,7 +43,8 @@ use uuid::Uuid;
 /// How often a write is decided again after losing a race for its streams.
 const RETRIES: usize = 4;
 
-/// The projections a statement write waits for before it answers.
+/// The projections that show statements: `GET /xapi/statements`, Activities and Agents read
+/// them.
 pub const STATEMENT_VIEWS: [&str; 2] = ["lrs_statements", "lrs_objects"];
 
 /// Why an LRS write or read did not happen.
@@ -120,25 +121,102 @@ pub struct Lrs {
     log: EventLog,
     blobs: BlobStore,
     projections: Projections,
-    in_flight: Arc<Mutex<BTreeMap<i64, usize>>>,
+    unseen: Arc<Mutex<Unseen>>,
     /// The xAPI version each caller last sent (see [`Lrs::last_version`]).
     versions: Arc<Mutex<HashMap<String, XapiVersion>>>,
 }
 
-/// A statement write between its `stored` time and the moment its views show it; see
+/// At most this many appended writes are remembered one by one while the statement views
+/// are behind; beyond it they are remembered together (see [`Unseen::overflow`]).
+const UNSEEN_WRITES: usize = 100_000;
+
+/// The statement writes of this process that the statement views may not show yet: what
+/// [`Lrs::consistent_through`] and [`Lrs::see_own_writes`] are computed from.
+#[derive(Default)]
+struct Unseen {
+    /// Writes between their `stored` time and their append: stored time (ms) → how many.
+    appending: BTreeMap<i64, usize>,
+    /// Appended writes, by the checkpoint of their last event → their stored time (ms).
+    appended: BTreeMap<Checkpoint, i64>,
+    /// Appended writes beyond [`UNSEEN_WRITES`]: the oldest stored time and the last
+    /// checkpoint among them.
+    overflow: Option<(i64, Checkpoint)>,
+    /// Each caller's last appended write.
+    callers: HashMap<String, Checkpoint>,
+    /// Where the statement views were last seen.
+    seen: Checkpoint,
+}
+
+impl Unseen {
+    fn appended(&mut self, stored_ms: i64, checkpoint: Checkpoint, caller: &str) {
+        if self.appended.len() < UNSEEN_WRITES {
+            let oldest = self.appended.entry(checkpoint).or_insert(stored_ms);
+            *oldest = (*oldest).min(stored_ms);
+        } else {
+            let (oldest, last) = self.overflow.unwrap_or((stored_ms, checkpoint));
+            self.overflow = Some((oldest.min(stored_ms), last.max(checkpoint)));
+        }
+        if self.callers.len() >= UNSEEN_WRITES {
+            let seen = self.seen;
+            self.callers.retain(|_, at| *at > seen);
+            if self.callers.len() >= UNSEEN_WRITES {
+                // Read-your-writes is then only as good as the views' lag.
+                self.callers.clear();
+            }
+        }
+        let last = self.callers.entry(caller.to_owned()).or_insert(checkpoint);
+        *last = (*last).max(checkpoint);
+    }
+
+    /// Forgets the writes the views show, now that they are at `seen`.
+    fn seen(&mut self, seen: Checkpoint) {
+        self.seen = self.seen.max(seen);
+        let after = Checkpoint {
+            tx: self.seen.tx,
+            position: self.seen.position + 1,
+        };
+        self.appended = self.appended.split_off(&after);
+        if self.overflow.is_some_and(|(_, last)| last <= self.seen) {
+            self.overflow = None;
+        }
+    }
+
+    /// The stored time (ms) of the oldest write the views may not show.
+    fn oldest(&self) -> Option<i64> {
+        let appending = self.appending.keys().next().copied();
+        let appended = self.appended.values().min().copied();
+        let overflow = self.overflow.map(|(oldest, _)| oldest);
+        [appending, appended, overflow].into_iter().flatten().min()
+    }
+}
+
+/// A statement write from its `stored` time until its append; see
 /// [`Lrs::consistent_through`].
 pub struct InFlight {
     lrs: Lrs,
     stored_ms: i64,
+    caller: String,
+}
+
+impl InFlight {
+    /// The write is in the log up to `checkpoint`: it stays unseen until the statement views
+    /// reach it.
+    fn appended(self, checkpoint: Checkpoint) {
+        self.lrs
+            .unseen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .appended(self.stored_ms, checkpoint, &self.caller);
+    }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        let mut in_flight = self.lrs.in_flight.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(count) = in_flight.get_mut(&self.stored_ms) {
+        let mut unseen = self.lrs.unseen.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(count) = unseen.appending.get_mut(&self.stored_ms) {
             *count -= 1;
             if *count == 0 {
-                in_flight.remove(&self.stored_ms);
+                unseen.appending.remove(&self.stored_ms);
             }
         }
     }
@@ -159,7 +237,7 @@ impl Lrs {
             log,
             blobs,
             projections,
-            in_flight: Arc::new(Mutex::new(BTreeMap::new())),
+            unseen: Arc::new(Mutex::new(Unseen::default())),
             versions: Arc::new(Mutex::new(HashMap::new())),
         }
     }
@@ -185,42 +263,87 @@ impl Lrs {
             .copied()
     }
 
-    /// Marks a statement write with `stored` time `at` as under way until the guard drops.
-    pub fn in_flight(&self, at: DateTime<Utc>) -> InFlight {
+    /// Marks a statement write by `caller` (a [`auth::LrsCaller::actor`]) with `stored` time
+    /// `at` as under way: take it before preparing the statements, and hand it to
+    /// [`Lrs::store_statements`].
+    pub fn in_flight(&self, at: DateTime<Utc>, caller: &str) -> InFlight {
         let stored_ms = at.timestamp_millis();
         *self
-            .in_flight
+            .unseen
             .lock()
             .unwrap_or_else(|p| p.into_inner())
+            .appending
             .entry(stored_ms)
             .or_insert(0) += 1;
         InFlight {
             lrs: self.clone(),
             stored_ms,
+            caller: caller.to_owned(),
         }
     }
 
+    /// Where both statement views are, or `None` when one of them is stopped.
+    async fn statement_views_reached(&self) -> Option<Checkpoint> {
+        let mut reached: Option<Checkpoint> = None;
+        for view in STATEMENT_VIEWS {
+            match self.projections.reached(view).await {
+                Ok(Some(at)) => reached = Some(reached.map_or(at, |r| r.min(at))),
+                Ok(None) => return None,
+                Err(err) => {
+                    tracing::warn!(view, error = %err, "could not read where a statement view is");
+                    return None;
+                }
+            }
+        }
+        reached
+    }
+
     /// `X-Experience-API-Consistent-Through`: every statement stored before this instant is
-    /// visible to queries. Statement writes answer only once their views show them, so the
-    /// instant is just before the oldest write still under way in this process, or `now`.
-    /// (With several processes on one PostgreSQL database, another process's write under
-    /// way is not seen here.)
-    pub fn consistent_through(&self, now: DateTime<Utc>) -> DateTime<Utc> {
-        let oldest = self
-            .in_flight
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .keys()
-            .next()
-            .copied();
+    /// visible to queries. Statement writes answer once they are in the log, before their
+    /// views show them, so the instant is just before the oldest write of this process that
+    /// the views may not show yet (under way, or appended past where the views are), or
+    /// `now`. (With several processes on one PostgreSQL database, another process's writes
+    /// are not seen here.)
+    pub async fn consistent_through(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let reached = self.statement_views_reached().await;
+        let oldest = {
+            let mut unseen = self.unseen.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(reached) = reached {
+                unseen.seen(reached);
+            }
+            unseen.oldest()
+        };
         match oldest.and_then(|ms| DateTime::from_timestamp_millis(ms - 1)) {
             Some(before) if before < now => before,
             _ => now,
         }
     }
 
-    /// Stores prepared statements (all or none), with their attachment parts, and waits up
-    /// to `settle` for the statement views to show them.
+    /// Waits (up to `timeout`) until the statement views show every statement `caller` has
+    /// written through this process: a client reads its own writes, while writers never
+    /// wait for the views. Says whether the views show them.
+    pub async fn see_own_writes(&self, caller: &str, timeout: Duration) -> bool {
+        let last = self
+            .unseen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .callers
+            .get(caller)
+            .copied();
+        let Some(last) = last else { return true };
+        let seen = self.settle(&STATEMENT_VIEWS, Some(last), timeout).await;
+        if seen {
+            let mut unseen = self.unseen.lock().unwrap_or_else(|p| p.into_inner());
+            if unseen.callers.get(caller) == Some(&last) {
+                unseen.callers.remove(caller);
+            }
+        }
+        seen
+    }
+
+    /// Stores prepared statements (all or none), with their attachment parts, and answers
+    /// once they are in the log; the statement views show them a little later (see
+    /// [`Lrs::consistent_through`] and [`Lrs::see_own_writes`]).
     ///
     /// Statements whose id is already stored with the same content are left out and still
     /// reported in [`Stored::ids`]; one with different content refuses the whole request.
@@ -231,7 +354,7 @@ impl Lrs {
         parts: Vec<Part>,
         restriction: Option<&LaunchRestriction>,
         metadata: &EventMetadata,
-        settle: Duration,
+        write: InFlight,
     ) -> Result<Stored, LrsError> {
         if let Some(restriction) = restriction {
             for statement in &statements {
@@ -281,7 +404,9 @@ impl Lrs {
             match self.log.append(appends).await {
                 Ok(appended) => {
                     let checkpoint = appended.last();
-                    self.settle(&STATEMENT_VIEWS, checkpoint, settle).await;
+                    if let Some(checkpoint) = checkpoint {
+                        write.appended(checkpoint);
+                    }
                     return Ok(Stored { ids, checkpoint });
                 }
                 Err(AppendError::Conflict { .. }) if attempt < RETRIES => {
@@ -402,15 +527,24 @@ impl Lrs {
         Ok(kept)
     }
 
-    /// Waits (bounded) until `views` show `checkpoint`; a slow view delays the answer but
-    /// never fails the write, which has happened.
-    pub async fn settle(&self, views: &[&str], checkpoint: Option<Checkpoint>, timeout: Duration) {
-        let Some(checkpoint) = checkpoint else { return };
+    /// Waits (bounded) until `views` show `checkpoint`, and says whether they do; a slow
+    /// view delays the answer but never fails the request (a write has happened).
+    pub async fn settle(
+        &self,
+        views: &[&str],
+        checkpoint: Option<Checkpoint>,
+        timeout: Duration,
+    ) -> bool {
+        let Some(checkpoint) = checkpoint else {
+            return true;
+        };
         for view in views {
             if let Err(err) = self.projections.wait_for(view, checkpoint, timeout).await {
-                tracing::warn!(view, position = checkpoint.position, error = %err, "lrs write answered before its view caught up");
+                tracing::warn!(view, position = checkpoint.position, error = %err, "lrs request answered before a view caught up");
+                return false;
             }
         }
+        true
     }
 
     /// Runs a document command against the document's current state (its stream's last
@@ -553,4 +687,94 @@ fn attachments_of(received: &Value, kept: &[StoredAttachment]) -> Vec<StoredAtta
 /// The SHA-256 hex of `bytes` (what the LRS writes as `sha2` of parts it builds).
 pub fn sha2_of(bytes: &[u8]) -> String {
     sha256_hex(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(position: i64) -> Checkpoint {
+        Checkpoint { tx: 0, position }
+    }
+
+    #[test]
+    fn the_oldest_unseen_write_is_under_way_or_appended_past_the_views() {
+        let mut unseen = Unseen::default();
+        assert_eq!(unseen.oldest(), None);
+        unseen.appending.insert(1_000, 1);
+        unseen.appended(900, at(10), "a");
+        unseen.appended(950, at(12), "b");
+        assert_eq!(unseen.oldest(), Some(900));
+        unseen.seen(at(10));
+        assert_eq!(unseen.oldest(), Some(950), "the views show position 10");
+        unseen.seen(at(11));
+        assert_eq!(unseen.oldest(), Some(950), "but not 12");
+        unseen.seen(at(12));
+        assert_eq!(
+            unseen.oldest(),
+            Some(1_000),
+            "only the write under way is left"
+        );
+        unseen.appending.clear();
+        assert_eq!(unseen.oldest(), None);
+        unseen.seen(at(5));
+        assert_eq!(unseen.seen, at(12), "views never go back");
+    }
+
+    #[test]
+    fn writes_are_forgotten_in_the_order_the_views_apply_them() {
+        // PostgreSQL checkpoints order by transaction first.
+        let mut unseen = Unseen::default();
+        unseen.appended(100, Checkpoint { tx: 7, position: 3 }, "a");
+        unseen.appended(200, Checkpoint { tx: 8, position: 2 }, "a");
+        unseen.seen(Checkpoint { tx: 7, position: 9 });
+        assert_eq!(unseen.oldest(), Some(200));
+        unseen.seen(Checkpoint { tx: 8, position: 2 });
+        assert_eq!(unseen.oldest(), None);
+        assert_eq!(
+            unseen.callers.get("a"),
+            Some(&Checkpoint { tx: 8, position: 2 }),
+            "a caller's last write is its latest"
+        );
+    }
+
+    #[test]
+    fn writes_beyond_the_limit_are_remembered_together_until_the_views_pass_them_all() {
+        let mut unseen = Unseen::default();
+        for i in 0..UNSEEN_WRITES as i64 {
+            unseen.appended(10_000 + i, at(i + 1), "a");
+        }
+        unseen.appended(500, at(UNSEEN_WRITES as i64 + 5), "a");
+        unseen.appended(9_000, at(UNSEEN_WRITES as i64 + 9), "a");
+        assert_eq!(unseen.appended.len(), UNSEEN_WRITES);
+        assert_eq!(unseen.oldest(), Some(500));
+        unseen.seen(at(UNSEEN_WRITES as i64 + 8));
+        assert_eq!(
+            unseen.oldest(),
+            Some(500),
+            "the overflow's last write is unseen"
+        );
+        unseen.seen(at(UNSEEN_WRITES as i64 + 9));
+        assert_eq!(unseen.oldest(), None);
+    }
+
+    #[test]
+    fn callers_whose_writes_the_views_show_make_room_for_others() {
+        let mut unseen = Unseen::default();
+        for i in 0..UNSEEN_WRITES as i64 {
+            unseen.appended(1, at(i + 1), &format!("caller {i}"));
+        }
+        unseen.seen(at(UNSEEN_WRITES as i64 - 10));
+        unseen.appended(1, at(UNSEEN_WRITES as i64 + 1), "newcomer");
+        assert_eq!(
+            unseen.callers.len(),
+            11,
+            "ten unseen callers and the newcomer"
+        );
+        assert!(
+            unseen
+                .callers
+                .contains_key(&format!("caller {}", UNSEEN_WRITES - 1))
+        );
+    }
 }

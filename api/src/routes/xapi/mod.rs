@@ -238,12 +238,9 @@ async fn handle(
     if matches!(resource, Resource::Statements | Resource::More)
         && !headers.contains_key(CONSISTENT_THROUGH)
     {
-        let through = state.platform.lrs.consistent_through(Utc::now());
-        headers.insert(
-            CONSISTENT_THROUGH,
-            HeaderValue::from_str(&domain::xapi::syntax::format_utc(through))
-                .expect("a timestamp is a valid header"),
-        );
+        // No query ran (the request was refused before it).
+        let through = lrs.consistent_through(Utc::now()).await;
+        headers.insert(CONSISTENT_THROUGH, consistent_through_header(through));
     }
     response
 }
@@ -270,6 +267,21 @@ async fn dispatch(
         Ok(version) => version,
         Err(err) => return (err.into_response(), Some(caller.actor)),
     };
+    let reads_statements = matches!(
+        resource,
+        Resource::Statements | Resource::More | Resource::Activities | Resource::Agents
+    );
+    let lrs = &state.platform.lrs;
+    if reads_statements && matches!(request.method, Method::GET | Method::HEAD) {
+        // Writes answer before the statement views show them; a client reads its own.
+        lrs.see_own_writes(&caller.actor, state.settings.consistency_timeout)
+            .await;
+    }
+    // Taken before the request runs, so that it holds for what a query returns.
+    let through = match resource {
+        Resource::Statements | Resource::More => Some(lrs.consistent_through(Utc::now()).await),
+        _ => None,
+    };
     let result = match resource {
         Resource::Statements | Resource::More => {
             statements::handle(state, &caller, version, request, more).await
@@ -280,10 +292,18 @@ async fn dispatch(
         Resource::Activities => resources::activities(state, &caller, version, request).await,
         Resource::Agents => resources::agents(state, &caller, version, request).await,
     };
-    (
-        result.unwrap_or_else(IntoResponse::into_response),
-        Some(caller.actor),
-    )
+    let mut response = result.unwrap_or_else(IntoResponse::into_response);
+    if let Some(through) = through {
+        response
+            .headers_mut()
+            .insert(CONSISTENT_THROUGH, consistent_through_header(through));
+    }
+    (response, Some(caller.actor))
+}
+
+fn consistent_through_header(through: DateTime<Utc>) -> HeaderValue {
+    HeaderValue::from_str(&domain::xapi::syntax::format_utc(through))
+        .expect("a timestamp is a valid header")
 }
 
 /// An empty 204.

@@ -249,17 +249,17 @@ async fn put(
     })?;
     let (received, parts) = read_body(&request)?;
     let now = Utc::now();
+    let lrs = &state.platform.lrs;
+    let write = lrs.in_flight(now, &caller.actor);
     let prepared = prepare_put(received, id, &prepare_context(caller, version, now))
         .map_err(LrsError::from)?;
-    let lrs = &state.platform.lrs;
-    let _in_flight = lrs.in_flight(now);
     lrs.store_statements(
         &caller.scope,
         vec![prepared],
         parts,
         caller.restriction.as_ref(),
         &caller.metadata(),
-        state.settings.consistency_timeout,
+        write,
     )
     .await?;
     Ok(no_content())
@@ -283,14 +283,14 @@ async fn post(
     }
     let (received, parts) = read_body(&request)?;
     let now = Utc::now();
+    let lrs = &state.platform.lrs;
+    let write = lrs.in_flight(now, &caller.actor);
     let prepared = prepare_post(
         received,
         &prepare_context(caller, version, now),
         Uuid::new_v4,
     )
     .map_err(LrsError::from)?;
-    let lrs = &state.platform.lrs;
-    let _in_flight = lrs.in_flight(now);
     let stored = lrs
         .store_statements(
             &caller.scope,
@@ -298,7 +298,7 @@ async fn post(
             parts,
             caller.restriction.as_ref(),
             &caller.metadata(),
-            state.settings.consistency_timeout,
+            write,
         )
         .await?;
     let ids: Vec<String> = stored.ids.iter().map(Uuid::to_string).collect();
