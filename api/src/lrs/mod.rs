@@ -25,7 +25,9 @@ use domain::lrs::document::{DocumentCommand, DocumentError, DocumentEvent, LrsDo
 use domain::lrs::launch::{
     LaunchRestriction, LaunchTokenCommand, LaunchTokenError, NewLaunchToken,
 };
-use domain::lrs::statement::{self as lrs_statement, Duplicate, StatementEvent, StoredAttachment};
+use domain::lrs::statement::{
+    self as lrs_statement, Duplicate, StatementEvent, StatementEventRef, StoredAttachment,
+};
 use domain::tenancy::Scope;
 use domain::xapi::attachment::{AttachmentPart, match_attachment_parts, sha256_hex};
 use domain::xapi::signature::{RsaX5cVerifier, check_signature, signature_attachments};
@@ -363,7 +365,7 @@ impl Lrs {
                     .map_err(LrsError::Forbidden)?;
             }
         }
-        let received: Vec<Value> = statements.iter().map(|s| s.received.clone()).collect();
+        let received: Vec<&Value> = statements.iter().map(|s| &s.received).collect();
         let views: Vec<AttachmentPart<'_>> = parts
             .iter()
             .map(|p| AttachmentPart {
@@ -390,9 +392,10 @@ impl Lrs {
             let appends: Vec<StreamAppend> = pending
                 .iter()
                 .map(|statement| {
-                    let event = StatementEvent::StatementStored {
-                        statement: statement.statement.clone(),
-                        attachments: attachments_of(&statement.received, &attachments),
+                    let attachments = attachments_of(&statement.received, &attachments);
+                    let event = StatementEventRef::StatementStored {
+                        statement: &statement.statement,
+                        attachments: &attachments,
                     };
                     StreamAppend {
                         stream_id: lrs_statement::stream_id(scope, statement.id),

@@ -69,6 +69,26 @@ impl StatementEvent {
     }
 }
 
+/// [`StatementEvent::StatementStored`] by reference: serializes exactly as the owned event
+/// does, so a write need not copy each statement to append it.
+#[derive(Debug, Serialize)]
+pub enum StatementEventRef<'a> {
+    StatementStored {
+        statement: &'a Value,
+        #[serde(skip_serializing_if = "<[_]>::is_empty")]
+        attachments: &'a [StoredAttachment],
+    },
+}
+
+impl StatementEventRef<'_> {
+    /// The catalogue name of this event.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StatementEventRef::StatementStored { .. } => "StatementStored",
+        }
+    }
+}
+
 impl DomainEvent for StatementEvent {
     fn event_type(&self) -> String {
         self.kind().to_owned()
@@ -174,6 +194,32 @@ mod tests {
             )
             .unwrap();
             assert_eq!(decoded, crate::events::Event::LrsStatement(event));
+        }
+    }
+
+    #[test]
+    fn the_borrowed_event_serializes_as_the_owned_one() {
+        let attachment = StoredAttachment {
+            sha2: "ab".into(),
+            blob: "cd".into(),
+            content_type: "text/plain".into(),
+            length: 2,
+        };
+        let statement = json!({"id": "00000000-0000-0000-0000-000000000002", "verb": {"id": "v"}});
+        for attachments in [vec![], vec![attachment]] {
+            let owned = StatementEvent::StatementStored {
+                statement: statement.clone(),
+                attachments: attachments.clone(),
+            };
+            let borrowed = StatementEventRef::StatementStored {
+                statement: &statement,
+                attachments: &attachments,
+            };
+            assert_eq!(borrowed.kind(), owned.kind());
+            assert_eq!(
+                serde_json::to_string(&borrowed).unwrap(),
+                serde_json::to_string(&owned).unwrap()
+            );
         }
     }
 }

@@ -42,7 +42,7 @@ pub fn hash_matches(hash: &str, content: &[u8]) -> bool {
 ///
 /// Errors point at the attachment (`$[1].attachments[0].sha2`) or the part (`parts[2]`).
 pub fn match_attachment_parts(
-    statements: &[Value],
+    statements: &[&Value],
     parts: &[AttachmentPart<'_>],
 ) -> Result<(), XapiError> {
     for (i, part) in parts.iter().enumerate() {
@@ -118,14 +118,14 @@ mod tests {
             hash: &sha,
             content,
         };
-        assert_eq!(match_attachment_parts(&[statement(None)], &[part]), Ok(()));
+        assert_eq!(match_attachment_parts(&[&statement(None)], &[part]), Ok(()));
         assert_eq!(
-            match_attachment_parts(&[statement(Some("http://example.com/a.txt"))], &[]),
+            match_attachment_parts(&[&statement(Some("http://example.com/a.txt"))], &[]),
             Ok(())
         );
-        let missing = match_attachment_parts(&[statement(None)], &[]).unwrap_err();
+        let missing = match_attachment_parts(&[&statement(None)], &[]).unwrap_err();
         assert_eq!(missing.path, "$.attachments[0].sha2");
-        let stray = match_attachment_parts(&[json!({})], &[part]).unwrap_err();
+        let stray = match_attachment_parts(&[&json!({})], &[part]).unwrap_err();
         assert_eq!(
             (stray.code, stray.path.as_str()),
             (ErrorCode::UnknownProperty, "parts[0]")
@@ -135,7 +135,7 @@ mod tests {
             content: b"other bytes",
         };
         assert_eq!(
-            match_attachment_parts(&[statement(None)], &[wrong])
+            match_attachment_parts(&[&statement(None)], &[wrong])
                 .unwrap_err()
                 .code,
             ErrorCode::InvalidSha2
