@@ -437,7 +437,8 @@ mod tests {
 
     /// Blobs appear under their keys only when the batch finishes, whole,
     /// with either way of making them durable; sizes on both sides of the
-    /// buffer, empty content, content stored twice, content already stored.
+    /// buffer and past the write-back hints, empty content, content stored
+    /// twice, content already stored.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn blobs_appear_when_the_batch_finishes() {
         for durability in [Durability::SyncFs, Durability::EachFile] {
@@ -453,6 +454,8 @@ mod tests {
                 noise(BUFFER + 1, 4),
                 noise(3 * BUFFER + 17, 5),
                 noise(100, 1),
+                // Past two write-back requests (`start_writeback`).
+                noise(2 * crate::blob::WRITEBACK_EVERY as usize + 17, 6),
             ];
             let (blobs2, contents2) = (blobs.clone(), contents.clone());
             let infos = tokio::task::spawn_blocking(move || {

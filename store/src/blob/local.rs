@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 use tempfile::TempPath;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt};
 
+use super::writeback::{WRITEBACK_EVERY, start_writeback};
 use super::{BlobBody, BlobInfo, BlobKey, copy_hashing};
 use crate::StoreError;
 
@@ -142,11 +143,19 @@ impl LocalBlobs {
         }
         let (mut file, temp) = temp_file(&self.temp_dir())?;
         let mut size = 0u64;
+        let mut requested = 0u64;
         while n > 0 {
             hasher.update(&buffer[..n]);
             file.write_all(&buffer[..n])?;
             size += n as u64;
+            if size - requested >= WRITEBACK_EVERY {
+                start_writeback(&file, requested, size - requested);
+                requested = size;
+            }
             n = fill(reader, buffer)?;
+        }
+        if requested > 0 && size > requested {
+            start_writeback(&file, requested, size - requested);
         }
         let info = BlobInfo {
             key: BlobKey(hex::encode(hasher.finalize())),

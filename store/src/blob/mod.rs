@@ -9,6 +9,7 @@
 mod batch;
 mod local;
 mod s3;
+mod writeback;
 
 use std::fmt;
 use std::ops::RangeInclusive;
@@ -24,6 +25,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 pub use batch::BlobBatch;
 pub use local::LocalBlobs;
 pub use s3::{S3Blobs, S3Config};
+pub use writeback::{WRITEBACK_EVERY, start_writeback};
 
 use crate::StoreError;
 
