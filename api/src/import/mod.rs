@@ -24,7 +24,7 @@ use domain::package::{ImportOptions, ValidationReport, import_package};
 use domain::tenancy::Scope;
 use futures::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
-use store::blob::{BlobInfo, BlobKey};
+use store::blob::{BlobInfo, BlobKey, WRITEBACK_EVERY, start_writeback};
 use store::log::Checkpoint;
 use tokio::task::JoinHandle;
 
@@ -36,6 +36,43 @@ use store::commands::CommandError;
 const SPOOL_CHUNKS_AHEAD: usize = 32;
 /// The spool writer's write size.
 const SPOOL_WRITE: usize = 256 * 1024;
+
+/// The spool file as it is written: asks for its write-back to start every
+/// [`WRITEBACK_EVERY`] bytes, so the import's final sync finds the upload
+/// mostly on disk already.
+struct SpoolWriter {
+    file: std::fs::File,
+    written: u64,
+    requested: u64,
+}
+
+impl SpoolWriter {
+    fn new(file: std::fs::File) -> SpoolWriter {
+        SpoolWriter {
+            file,
+            written: 0,
+            requested: 0,
+        }
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        use std::io::Write;
+        self.file.write_all(bytes)?;
+        self.written += bytes.len() as u64;
+        if self.written - self.requested >= WRITEBACK_EVERY {
+            self.finish();
+        }
+        Ok(())
+    }
+
+    /// Asks for the write-back of what was written since the last request.
+    fn finish(&mut self) {
+        if self.written > self.requested {
+            start_writeback(&self.file, self.requested, self.written - self.requested);
+            self.requested = self.written;
+        }
+    }
+}
 
 /// Import settings.
 #[derive(Debug, Clone)]
@@ -121,14 +158,15 @@ impl Importer {
     }
 
     /// Writes a body to a spool file next to the blobs, hashing it; refuses
-    /// it past `max_upload` bytes. The body is read here while a blocking
-    /// thread hashes and writes what was read (a few chunks behind, so
-    /// memory stays flat).
+    /// it past `max_upload` bytes. The body is read here while two blocking
+    /// threads, one writing and one hashing, take what was read (a few chunks
+    /// behind, so memory stays flat; the chunks are shared, not copied).
     pub async fn spool<S, E>(&self, mut body: S) -> Result<Spooled, SpoolError>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
+        let started = std::time::Instant::now();
         let dir = self.platform.blobs.spool_dir();
         tokio::fs::create_dir_all(&dir)
             .await
@@ -139,25 +177,31 @@ impl Importer {
             .map_err(SpoolError::Io)?;
         let (file, path) = temp.into_parts();
         let (chunks, mut received) = tokio::sync::mpsc::channel::<Bytes>(SPOOL_CHUNKS_AHEAD);
-        let writer = tokio::task::spawn_blocking(move || {
-            use std::io::Write;
-            let mut file = file;
+        let (to_hash, mut hashed) = tokio::sync::mpsc::channel::<Bytes>(SPOOL_CHUNKS_AHEAD);
+        let hasher = tokio::task::spawn_blocking(move || {
             let mut hasher = Sha256::new();
+            while let Some(chunk) = hashed.blocking_recv() {
+                hasher.update(&chunk);
+            }
+            hasher.finalize()
+        });
+        let writer = tokio::task::spawn_blocking(move || {
+            let mut spool = SpoolWriter::new(file);
             let mut pending = Vec::with_capacity(SPOOL_WRITE);
             while let Some(chunk) = received.blocking_recv() {
-                hasher.update(&chunk);
                 if pending.is_empty() && chunk.len() >= SPOOL_WRITE {
-                    file.write_all(&chunk)?;
+                    spool.write(&chunk)?;
                     continue;
                 }
                 pending.extend_from_slice(&chunk);
                 if pending.len() >= SPOOL_WRITE {
-                    file.write_all(&pending)?;
+                    spool.write(&pending)?;
                     pending.clear();
                 }
             }
-            file.write_all(&pending)?;
-            Ok::<_, std::io::Error>(hasher.finalize())
+            spool.write(&pending)?;
+            spool.finish();
+            Ok::<_, std::io::Error>(())
         });
         let mut size = 0u64;
         let read = async {
@@ -169,7 +213,7 @@ impl Importer {
                         limit: self.settings.max_upload,
                     });
                 }
-                if chunks.send(chunk).await.is_err() {
+                if to_hash.send(chunk.clone()).await.is_err() || chunks.send(chunk).await.is_err() {
                     // The writer stopped on an error, reported below.
                     break;
                 }
@@ -178,14 +222,23 @@ impl Importer {
         }
         .await;
         drop(chunks);
+        drop(to_hash);
         let written = writer
             .await
             .map_err(|e| SpoolError::Io(std::io::Error::other(e)))?;
+        let digest = hasher
+            .await
+            .map_err(|e| SpoolError::Io(std::io::Error::other(e)))?;
         read?;
-        let digest = written.map_err(SpoolError::Io)?;
+        written.map_err(SpoolError::Io)?;
         let key: BlobKey = hex::encode(digest)
             .parse()
             .expect("a sha-256 hex digest is a blob key");
+        tracing::info!(
+            bytes = size,
+            spool_ms = started.elapsed().as_millis() as u64,
+            "upload spooled"
+        );
         Ok(Spooled {
             path,
             info: BlobInfo { key, size },
