@@ -10,8 +10,9 @@ use domain::package::{Finding, Standard};
 use domain::tenancy::Scope;
 use serde::{Deserialize, Serialize};
 use store::StoreError;
-use store::db::{Database, Row, Tx, sql};
+use store::db::{Database, Row, Tx, Value, sql};
 
+use crate::lrs::insert_rows;
 use crate::runtime::{Envelope, Projection, ProjectionError};
 use crate::workspaces::timestamp;
 
@@ -203,34 +204,49 @@ async fn apply_course(
                 .bind(&at),
             )
             .await?;
-            for file in files {
-                tx.execute(
-                    sql("INSERT INTO course_files (workspace_id, environment, course_id, version, path, blob, size, \
-                         content_type) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-                    .bind(&workspace)
-                    .bind(&environment)
-                    .bind(course_id.as_str())
-                    .bind(i64::from(*version))
-                    .bind(&file.path)
-                    .bind(&file.blob)
-                    .bind(file.size as i64)
-                    .bind(&file.content_type),
-                )
-                .await?;
-            }
+            // A package holds thousands of files: multi-row statements, not one per file.
+            let rows = files
+                .iter()
+                .map(|file| {
+                    vec![
+                        Value::from(&workspace),
+                        Value::from(&environment),
+                        course_id.as_str().into(),
+                        i64::from(*version).into(),
+                        (&file.path).into(),
+                        (&file.blob).into(),
+                        (file.size as i64).into(),
+                        (&file.content_type).into(),
+                    ]
+                })
+                .collect();
+            insert_rows(
+                tx,
+                "INSERT INTO course_files (workspace_id, environment, course_id, version, path, blob, \
+                 size, content_type)",
+                8,
+                rows,
+                "",
+            )
+            .await?;
+            // Each blob once (a statement may not update one row twice).
             let blobs: BTreeSet<&str> = files
                 .iter()
                 .map(|f| f.blob.as_str())
                 .chain([package.blob.as_str()])
                 .collect();
-            for blob in blobs {
-                tx.execute(
-                    sql("INSERT INTO blob_references (blob, refs) VALUES ($1, 1) \
-                         ON CONFLICT (blob) DO UPDATE SET refs = blob_references.refs + 1")
-                    .bind(blob),
-                )
-                .await?;
-            }
+            let rows = blobs
+                .into_iter()
+                .map(|blob| vec![blob.into(), 1i64.into()])
+                .collect();
+            insert_rows(
+                tx,
+                "INSERT INTO blob_references (blob, refs)",
+                2,
+                rows,
+                "ON CONFLICT (blob) DO UPDATE SET refs = blob_references.refs + 1",
+            )
+            .await?;
             tx.execute(
                 sql("UPDATE imports SET status = 'complete', version = $4, findings = $5, finished_at = $6 \
                      WHERE workspace_id = $1 AND environment = $2 AND import_id = $3")
