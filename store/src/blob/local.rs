@@ -139,6 +139,7 @@ impl LocalBlobs {
             }
             let (mut file, temp) = temp_file(&dir)?;
             file.write_all(&buffer[..n])?;
+            start_writeback(&file, 0, n as u64);
             return Ok((info, Some(temp)));
         }
         let (mut file, temp) = temp_file(&self.temp_dir())?;
