@@ -92,12 +92,23 @@ fn parameters(app: &TestApp, url: &str) -> BTreeMap<String, String> {
 }
 
 /// Waits until the registrations view has every event appended so far.
+/// Waits until the registrations view has applied every event appended so far. Statement
+/// writes answer before the views show them, and on PostgreSQL `head()` may still lag
+/// behind a committed append (an older transaction open), so this waits for the newest
+/// event in the table.
 pub(crate) async fn settled(app: &TestApp) {
     let platform = &app.state.platform;
-    let head = platform.log.head().await.unwrap();
+    let newest = platform
+        .db
+        .fetch_optional(store::db::sql("SELECT max(position) FROM events"))
+        .await
+        .unwrap()
+        .and_then(|row| row.get::<Option<i64>>(0).unwrap());
+    let Some(newest) = newest else { return };
+    let checkpoint = platform.log.checkpoint_of(newest).await.unwrap().unwrap();
     platform
         .projections
-        .wait_for("registrations", head, Duration::from_secs(20))
+        .wait_for("registrations", checkpoint, Duration::from_secs(20))
         .await
         .unwrap();
 }

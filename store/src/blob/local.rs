@@ -155,7 +155,7 @@ impl LocalBlobs {
             }
             n = fill(reader, buffer)?;
         }
-        if requested > 0 && size > requested {
+        if size > requested {
             start_writeback(&file, requested, size - requested);
         }
         let info = BlobInfo {
