@@ -91,7 +91,6 @@ fn parameters(app: &TestApp, url: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Waits until the registrations view has every event appended so far.
 /// Waits until the registrations view has applied every event appended so far. Statement
 /// writes answer before the views show them, and on PostgreSQL `head()` may still lag
 /// behind a committed append (an older transaction open), so this waits for the newest

@@ -1,4 +1,4 @@
-//! Starting a large file's write-back early.
+//! Starting a staged file's write-back early.
 //!
 //! The local store makes a batch durable with one `syncfs` at the end (see
 //! `batch.rs`). Left alone, the kernel writes dirty pages back only after
