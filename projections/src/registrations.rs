@@ -25,7 +25,7 @@ use imbl::OrdMap;
 use imbl::ordmap::DiffItem;
 use serde::Deserialize;
 use store::StoreError;
-use store::db::{Database, Row, Tx, Value, sql};
+use store::db::{Database, Row, Snapshot, Tx, Value, sql};
 
 use crate::lrs::{insert_rows, placeholders};
 
@@ -1298,8 +1298,10 @@ pub struct ProgressRow {
     pub completed_at: Option<String>,
 }
 
+/// The registration's progress; read it and its [`activities`] in one
+/// [`Snapshot`] so the totals agree with the activities.
 pub async fn progress(
-    db: &Database,
+    db: &mut Snapshot,
     scope: &Scope,
     id: &str,
 ) -> Result<Option<ProgressRow>, StoreError> {
@@ -1350,7 +1352,7 @@ pub struct ActivityRow {
 }
 
 pub async fn activities(
-    db: &Database,
+    db: &mut Snapshot,
     scope: &Scope,
     id: &str,
 ) -> Result<Vec<ActivityRow>, StoreError> {
@@ -1364,7 +1366,8 @@ pub async fn activities(
             .bind(id),
         )
         .await?;
-    // A second read: a batch applied in between shows in the data first.
+    // The data of the same moment: a snapshot sees no batch applied between
+    // the two reads.
     let mut values: HashMap<String, serde_json::Map<String, serde_json::Value>> = HashMap::new();
     for row in db
         .fetch_all(

@@ -296,6 +296,22 @@ impl Database {
         })
     }
 
+    /// Begins a read that sees one moment of the database: every query on
+    /// the [`Snapshot`] sees the same committed state, so rows of several
+    /// tables a view writes together are never read half from before a
+    /// commit and half from after it. On SQLite a deferred transaction on a
+    /// reader connection (WAL: the snapshot is taken at its first read); on
+    /// PostgreSQL `REPEATABLE READ, READ ONLY`.
+    pub async fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        Ok(Snapshot(match self {
+            Database::Sqlite { reader, .. } => Tx::Sqlite(reader.begin().await?),
+            Database::Postgres { pool, .. } => Tx::Postgres(
+                pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    .await?,
+            ),
+        }))
+    }
+
     /// Runs a read on the reader pool.
     pub async fn fetch_all(&self, query: Sql) -> Result<Vec<Row>, StoreError> {
         Ok(match self {
@@ -733,6 +749,21 @@ impl Tx {
     }
 }
 
+/// A read of one consistent moment ([`Database::snapshot`]). It writes
+/// nothing; dropping it ends the transaction.
+#[derive(Debug)]
+pub struct Snapshot(Tx);
+
+impl Snapshot {
+    pub async fn fetch_all(&mut self, query: Sql) -> Result<Vec<Row>, StoreError> {
+        self.0.fetch_all(query).await
+    }
+
+    pub async fn fetch_optional(&mut self, query: Sql) -> Result<Option<Row>, StoreError> {
+        self.0.fetch_optional(query).await
+    }
+}
+
 /// A column type both drivers decode.
 pub trait Column:
     for<'r> Decode<'r, Sqlite> + Type<Sqlite> + for<'r> Decode<'r, Postgres> + Type<Postgres>
@@ -917,6 +948,56 @@ mod tests {
             tx.commit().await.unwrap();
         }
         assert_eq!(levels, ["on", "off", "on"]);
+    }
+
+    /// Rows one commit writes to two tables are read as they were at one
+    /// moment: a commit between a snapshot's reads does not show in the
+    /// second, while a read outside it sees the commit.
+    #[tokio::test]
+    async fn a_snapshot_reads_one_moment_across_tables() {
+        let test_db = crate::testing::TestDb::new().await;
+        let db = test_db.connect().await;
+        let write = async |n: i64| {
+            let mut tx = db.begin().await.unwrap();
+            for table in ["snap_a", "snap_b"] {
+                tx.execute(sql(format!("UPDATE {table} SET n = $1")).bind(n))
+                    .await
+                    .unwrap();
+            }
+            tx.commit().await.unwrap();
+        };
+        let mut tx = db.begin().await.unwrap();
+        for table in ["snap_a", "snap_b"] {
+            tx.execute(sql(format!("CREATE TABLE {table} (n BIGINT NOT NULL)")))
+                .await
+                .unwrap();
+            tx.execute(sql(format!("INSERT INTO {table} (n) VALUES (1)")))
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+
+        let read = async |snapshot: &mut Snapshot, table: &str| -> i64 {
+            let rows = snapshot
+                .fetch_all(sql(format!("SELECT n FROM {table}")))
+                .await
+                .unwrap();
+            rows[0].get(0).unwrap()
+        };
+        let mut snapshot = db.snapshot().await.unwrap();
+        assert_eq!(read(&mut snapshot, "snap_a").await, 1);
+        write(2).await;
+        assert_eq!(read(&mut snapshot, "snap_b").await, 1, "the same moment");
+        let outside = db.fetch_all(sql("SELECT n FROM snap_b")).await.unwrap();
+        assert_eq!(
+            outside[0].get::<i64>(0).unwrap(),
+            2,
+            "a plain read is newer"
+        );
+        drop(snapshot);
+        let mut later = db.snapshot().await.unwrap();
+        assert_eq!(read(&mut later, "snap_a").await, 2);
+        assert_eq!(read(&mut later, "snap_b").await, 2);
     }
 
     #[tokio::test]

@@ -502,11 +502,12 @@ pub async fn progress(
     Path(id): Path<String>,
 ) -> Result<Json<ProgressBody>, ApiError> {
     let registration = row(&state, &caller, &id).await?;
-    let db = &state.platform.db;
-    let progress = projections::registrations::progress(db, &caller.scope, &id)
+    // One moment of the view: the totals are those of the activities.
+    let mut db = state.platform.db.snapshot().await?;
+    let progress = projections::registrations::progress(&mut db, &caller.scope, &id)
         .await?
         .ok_or_else(|| not_found(&id))?;
-    let activities = projections::registrations::activities(db, &caller.scope, &id).await?;
+    let activities = projections::registrations::activities(&mut db, &caller.scope, &id).await?;
     Ok(Json(ProgressBody {
         registration_id: registration.registration_id,
         course_id: registration.course_id,

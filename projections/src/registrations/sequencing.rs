@@ -267,11 +267,14 @@ pub struct SequencingActivityRow {
     pub objectives: serde_json::Value,
 }
 
+/// The registration's sequencing state and its activities, read in one
+/// [`Database::snapshot`] so they are of the same decision.
 pub async fn state(
     db: &Database,
     scope: &Scope,
     id: &str,
 ) -> Result<Option<SequencingRow>, StoreError> {
+    let mut db = db.snapshot().await?;
     let bind = |query: &'static str| {
         sql(query)
             .bind(scope.workspace_id().to_string())
