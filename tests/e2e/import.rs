@@ -425,7 +425,7 @@ async fn a_lie_found_during_extraction_leaves_the_store_as_it_was() {
             .state
             .platform
             .blobs
-            .get(&file["sha256"].as_str().unwrap().parse().unwrap())
+            .get(&file["blake3"].as_str().unwrap().parse().unwrap())
             .await
             .unwrap()
             .unwrap_or_else(|| panic!("{path} lost"));
@@ -506,7 +506,7 @@ async fn a_reupload_is_a_new_version_and_identical_files_are_stored_once() {
             .unwrap()
             .iter()
             .find(|f| f["path"] == path)
-            .unwrap()["sha256"]
+            .unwrap()["blake3"]
             .as_str()
             .unwrap()
             .to_owned()
@@ -860,7 +860,7 @@ async fn imports_store_their_files_on_s3() {
         .state
         .platform
         .blobs
-        .get(&sco["sha256"].as_str().unwrap().parse().unwrap())
+        .get(&sco["blake3"].as_str().unwrap().parse().unwrap())
         .await
         .unwrap()
         .unwrap();

@@ -23,8 +23,7 @@ use domain::events::EventMetadata;
 use domain::package::{ImportOptions, ValidationReport, import_package};
 use domain::tenancy::Scope;
 use futures::{Stream, StreamExt};
-use sha2::{Digest, Sha256};
-use store::blob::{BlobInfo, BlobKey, WRITEBACK_EVERY, start_writeback};
+use store::blob::{BlobHasher, BlobInfo, WRITEBACK_EVERY, start_writeback};
 use store::log::Checkpoint;
 use tokio::task::JoinHandle;
 
@@ -179,11 +178,11 @@ impl Importer {
         let (chunks, mut received) = tokio::sync::mpsc::channel::<Bytes>(SPOOL_CHUNKS_AHEAD);
         let (to_hash, mut hashed) = tokio::sync::mpsc::channel::<Bytes>(SPOOL_CHUNKS_AHEAD);
         let hasher = tokio::task::spawn_blocking(move || {
-            let mut hasher = Sha256::new();
+            let mut hasher = BlobHasher::new();
             while let Some(chunk) = hashed.blocking_recv() {
                 hasher.update(&chunk);
             }
-            hasher.finalize()
+            hasher.finish()
         });
         let writer = tokio::task::spawn_blocking(move || {
             let mut spool = SpoolWriter::new(file);
@@ -226,14 +225,11 @@ impl Importer {
         let written = writer
             .await
             .map_err(|e| SpoolError::Io(std::io::Error::other(e)))?;
-        let digest = hasher
+        let key = hasher
             .await
             .map_err(|e| SpoolError::Io(std::io::Error::other(e)))?;
         read?;
         written.map_err(SpoolError::Io)?;
-        let key: BlobKey = hex::encode(digest)
-            .parse()
-            .expect("a sha-256 hex digest is a blob key");
         tracing::info!(
             bytes = size,
             spool_ms = started.elapsed().as_millis() as u64,

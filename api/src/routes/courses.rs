@@ -651,8 +651,9 @@ pub struct FileBody {
     pub path: String,
     pub size: i64,
     pub content_type: String,
-    /// SHA-256 of the content.
-    pub sha256: String,
+    /// BLAKE3 of the content, lowercase hex: the file's name in the blob
+    /// store, shared by every version and course with the same bytes.
+    pub blake3: String,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -710,7 +711,7 @@ pub async fn list_files(
                 path: f.path,
                 size: f.size,
                 content_type: f.content_type,
-                sha256: f.blob,
+                blake3: f.blob,
             })
             .collect(),
         next_after,

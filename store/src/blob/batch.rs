@@ -34,13 +34,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use sha2::{Digest, Sha256};
 use tempfile::TempPath;
 use tokio::runtime::Handle;
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
-use super::{BlobInfo, BlobKey, BlobStore};
+use super::{BlobHasher, BlobInfo, BlobStore};
 use crate::StoreError;
 
 /// Uploads in flight at once, per batch (S3).
@@ -165,7 +164,7 @@ impl BlobBatch {
                 let spool = tempfile::NamedTempFile::new_in(s3.spool_dir())?;
                 let info = {
                     let mut file = spool.reopen()?;
-                    let mut hasher = Sha256::new();
+                    let mut hasher = BlobHasher::new();
                     let mut size = 0u64;
                     loop {
                         let n = reader.read(&mut self.buffer)?;
@@ -177,7 +176,7 @@ impl BlobBatch {
                         size += n as u64;
                     }
                     BlobInfo {
-                        key: BlobKey(hex::encode(hasher.finalize())),
+                        key: hasher.finish(),
                         size,
                     }
                 };
@@ -385,7 +384,7 @@ fn sync_each<'a>(paths: impl Iterator<Item = &'a Path>) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::blob::BlobConfig;
+    use crate::blob::{BlobConfig, BlobKey};
     use crate::testing::noise;
 
     /// Every blob file under the root (not the temp area).

@@ -15,12 +15,11 @@ use std::io::{Read, SeekFrom, Write};
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
 use tempfile::TempPath;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt};
 
 use super::writeback::{WRITEBACK_EVERY, start_writeback};
-use super::{BlobBody, BlobInfo, BlobKey, copy_hashing};
+use super::{BlobBody, BlobHasher, BlobInfo, BlobKey, copy_hashing};
 use crate::StoreError;
 
 #[derive(Debug, Clone)]
@@ -121,12 +120,12 @@ impl LocalBlobs {
         buffer: &mut [u8],
         dirs: &mut BTreeSet<PathBuf>,
     ) -> Result<(BlobInfo, Option<TempPath>), StoreError> {
-        let mut hasher = Sha256::new();
+        let mut hasher = BlobHasher::new();
         let mut n = fill(reader, buffer)?;
         if n < buffer.len() {
             hasher.update(&buffer[..n]);
             let info = BlobInfo {
-                key: BlobKey(hex::encode(hasher.finalize())),
+                key: hasher.finish(),
                 size: n as u64,
             };
             if self.holds(&info)? {
@@ -159,7 +158,7 @@ impl LocalBlobs {
             start_writeback(&file, requested, size - requested);
         }
         let info = BlobInfo {
-            key: BlobKey(hex::encode(hasher.finalize())),
+            key: hasher.finish(),
             size,
         };
         Ok((info, Some(temp)))
