@@ -48,6 +48,10 @@ const UPLOADS_IN_FLIGHT: usize = 16;
 const BUFFER: usize = 256 * 1024;
 /// Threads that fsync a batch's files where there is no `syncfs`.
 const SYNC_THREADS: usize = 32;
+/// Threads that rename a batch's files into place, at most…
+const PUBLISH_THREADS: usize = 4;
+/// …and one per this many files.
+const PUBLISH_SHARE: usize = 256;
 
 /// How a local batch makes its files durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -316,30 +320,74 @@ fn publish(
             Durability::EachFile
         }
     };
-    let mut known = BTreeSet::new();
-    for Staged { temp, info } in staged {
-        if local.holds(&info)? {
-            // Already stored whole (another version, or another import).
-            drop(temp);
-            dirs.insert(local.dir_of(&info.key));
-            continue;
-        }
-        let dir = local.dir_of(&info.key);
-        if !known.contains(&dir) && !dirs.contains(&dir) {
-            std::fs::create_dir_all(&dir)?;
-            known.insert(dir.clone());
-        }
-        temp.persist(local.path_of(&info.key))
-            .map_err(|e| StoreError::Io(e.error))?;
-        dirs.insert(dir);
+    // Renamed on a few threads: thousands of renames and `stat`s are
+    // thousands of system calls, each mostly the kernel's CPU.
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(PUBLISH_THREADS)
+        .min(staged.len().div_ceil(PUBLISH_SHARE))
+        .max(1);
+    let share = staged.len().div_ceil(threads).max(1);
+    let mut parts = Vec::with_capacity(threads);
+    let mut rest = staged;
+    while rest.len() > share {
+        let tail = rest.split_off(share);
+        parts.push(rest);
+        rest = tail;
     }
-    dirs.extend(known);
+    parts.push(rest);
+    let touched: Vec<Result<BTreeSet<PathBuf>, StoreError>> = std::thread::scope(|scope| {
+        let known = &dirs;
+        let workers: Vec<_> = parts
+            .into_iter()
+            .map(|part| scope.spawn(move || put_in_place(local, part, known)))
+            .collect();
+        workers
+            .into_iter()
+            .map(|worker| {
+                worker.join().unwrap_or_else(|_| {
+                    Err(StoreError::Io(std::io::Error::other(
+                        "a thread publishing blobs panicked",
+                    )))
+                })
+            })
+            .collect()
+    });
+    for part in touched {
+        dirs.extend(part?);
+    }
     match durability {
         Durability::SyncFs => syncfs(root)?,
         // The root too: it may hold new folders.
         Durability::EachFile => sync_each(dirs.iter().map(PathBuf::as_path).chain([local.root()]))?,
     }
     Ok(())
+}
+
+/// Renames staged blobs under their keys (dropping those already stored
+/// whole); returns the folders they are in. `known`: folders known to exist.
+fn put_in_place(
+    local: &super::LocalBlobs,
+    staged: Vec<Staged>,
+    known: &BTreeSet<PathBuf>,
+) -> Result<BTreeSet<PathBuf>, StoreError> {
+    let mut touched = BTreeSet::new();
+    for Staged { temp, info } in staged {
+        let dir = local.dir_of(&info.key);
+        if local.holds(&info)? {
+            // Already stored whole (another version, or another import).
+            drop(temp);
+            touched.insert(dir);
+            continue;
+        }
+        if !known.contains(&dir) && !touched.contains(&dir) {
+            std::fs::create_dir_all(&dir)?;
+        }
+        temp.persist(local.path_of(&info.key))
+            .map_err(|e| StoreError::Io(e.error))?;
+        touched.insert(dir);
+    }
+    Ok(touched)
 }
 
 /// `syncfs(2)` on the filesystem holding `file`.
@@ -437,14 +485,15 @@ mod tests {
     /// Blobs appear under their keys only when the batch finishes, whole,
     /// with either way of making them durable; sizes on both sides of the
     /// buffer and past the write-back hints, empty content, content stored
-    /// twice, content already stored.
+    /// twice, content already stored, and enough small blobs to be put in
+    /// place by several threads (`PUBLISH_SHARE`), some of them twice.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn blobs_appear_when_the_batch_finishes() {
         for durability in [Durability::SyncFs, Durability::EachFile] {
             let dir = tempfile::tempdir().unwrap();
             let blobs = open(dir.path()).await;
             let already = blobs.put_bytes(b"stored before").await.unwrap();
-            let contents: Vec<Vec<u8>> = vec![
+            let mut contents: Vec<Vec<u8>> = vec![
                 Vec::new(),
                 b"stored before".to_vec(),
                 noise(100, 1),
@@ -456,6 +505,7 @@ mod tests {
                 // Past two write-back requests (`start_writeback`).
                 noise(2 * crate::blob::WRITEBACK_EVERY as usize + 17, 6),
             ];
+            contents.extend((0..3 * PUBLISH_SHARE).map(|n| noise(200, 100 + (n % 700) as u32)));
             let (blobs2, contents2) = (blobs.clone(), contents.clone());
             let infos = tokio::task::spawn_blocking(move || {
                 let mut batch = blobs2.batch().unwrap();
