@@ -73,8 +73,8 @@ async fn import_and_answer(
     let started: Started = importer
         .begin(&caller.scope, &caller.metadata(), course_id, title, source)
         .await?;
-    state.settle("courses", started.checkpoint).await;
     let import_id = started.import_id.clone();
+    let started_at = started.checkpoint;
     let mut job = importer.run(caller.scope, caller.metadata(), started, spooled);
     let finished = tokio::time::timeout(importer.settings().inline_wait, &mut job).await;
     let status = match finished {
@@ -87,7 +87,12 @@ async fn import_and_answer(
             StatusCode::UNPROCESSABLE_ENTITY
         }
         Ok(Err(err)) => return Err(ApiError::internal(anyhow::anyhow!("import task: {err}"))),
-        Err(_) => StatusCode::ACCEPTED,
+        // Still running: the answer shows the import as started. (When it
+        // ended, the view applying its end has applied its start too.)
+        Err(_) => {
+            state.settle("courses", started_at).await;
+            StatusCode::ACCEPTED
+        }
     };
     let body = import_body(state, caller, &import_id)
         .await?

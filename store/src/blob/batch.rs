@@ -39,6 +39,7 @@ use tokio::runtime::Handle;
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
+use super::writeback::Hinter;
 use super::{BlobHasher, BlobInfo, BlobStore};
 use crate::StoreError;
 
@@ -94,13 +95,19 @@ pub struct BlobBatch {
     /// S3 backend: uploads running.
     uploads: Vec<JoinHandle<Result<(), StoreError>>>,
     permits: Arc<Semaphore>,
+    /// Local backend: the thread asking for staged files' write-back,
+    /// shared with forks.
+    hints: Option<Arc<Hinter>>,
 }
 
 impl BlobBatch {
     pub(super) fn new(store: BlobStore) -> Result<BlobBatch, StoreError> {
-        let root = match &store {
-            BlobStore::Local(local) => Some(Arc::new(File::open(local.root())?)),
-            BlobStore::S3(_) => None,
+        let (root, hints) = match &store {
+            BlobStore::Local(local) => (
+                Some(Arc::new(File::open(local.root())?)),
+                Some(Arc::new(Hinter::start())),
+            ),
+            BlobStore::S3(_) => (None, None),
         };
         Ok(BlobBatch {
             store,
@@ -112,6 +119,7 @@ impl BlobBatch {
             dirs: BTreeSet::new(),
             uploads: Vec::new(),
             permits: Arc::new(Semaphore::new(UPLOADS_IN_FLIGHT)),
+            hints,
         })
     }
 
@@ -128,6 +136,7 @@ impl BlobBatch {
             dirs: BTreeSet::new(),
             uploads: Vec::new(),
             permits: self.permits.clone(),
+            hints: self.hints.clone(),
         }
     }
 
@@ -152,7 +161,11 @@ impl BlobBatch {
         }
         match &self.store {
             BlobStore::Local(local) => {
-                let (info, temp) = local.stage(reader, &mut self.buffer, &mut self.dirs)?;
+                let hints = self
+                    .hints
+                    .as_ref()
+                    .expect("a local batch has its hint thread");
+                let (info, temp) = local.stage(reader, &mut self.buffer, &mut self.dirs, hints)?;
                 match temp {
                     Some(temp) => self.staged.push(Staged {
                         temp,

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use tempfile::TempPath;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt};
 
-use super::writeback::{WRITEBACK_EVERY, start_writeback};
+use super::writeback::{Hinter, WRITEBACK_EVERY, start_writeback};
 use super::{BlobBody, BlobHasher, BlobInfo, BlobKey, copy_hashing};
 use crate::StoreError;
 
@@ -114,11 +114,14 @@ impl LocalBlobs {
     /// folders (ext4 allocates a file's inode near its folder's, and one
     /// folder takes thousands of new files several times slower). Larger
     /// blobs go to the temp area. `dirs` are the folders known to exist.
+    /// Each file is handed to `hints` once written, for its write-back to
+    /// start (large ones also ask every [`WRITEBACK_EVERY`] bytes).
     pub(super) fn stage(
         &self,
         reader: &mut dyn Read,
         buffer: &mut [u8],
         dirs: &mut BTreeSet<PathBuf>,
+        hints: &Hinter,
     ) -> Result<(BlobInfo, Option<TempPath>), StoreError> {
         let mut hasher = BlobHasher::new();
         let mut n = fill(reader, buffer)?;
@@ -138,7 +141,7 @@ impl LocalBlobs {
             }
             let (mut file, temp) = temp_file(&dir)?;
             file.write_all(&buffer[..n])?;
-            start_writeback(&file, 0, n as u64);
+            hints.submit(file, 0, n as u64);
             return Ok((info, Some(temp)));
         }
         let (mut file, temp) = temp_file(&self.temp_dir())?;
@@ -154,9 +157,7 @@ impl LocalBlobs {
             }
             n = fill(reader, buffer)?;
         }
-        if size > requested {
-            start_writeback(&file, requested, size - requested);
-        }
+        hints.submit(file, requested, size - requested);
         let info = BlobInfo {
             key: hasher.finish(),
             size,

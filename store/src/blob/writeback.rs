@@ -5,8 +5,8 @@
 //! seconds, so that `syncfs` would wait for the whole batch to reach the
 //! disk. Staged files therefore ask for their write-back to start as they
 //! are written (`sync_file_range(SYNC_FILE_RANGE_WRITE)`, which does not
-//! wait for it): small ones once written, large ones every
-//! [`WRITEBACK_EVERY`] bytes. The disk writes while the rest is still being
+//! wait for it): small ones once written (on the [`Hinter`]'s thread),
+//! large ones every [`WRITEBACK_EVERY`] bytes. The disk writes while the rest is still being
 //! extracted, and the final `syncfs` finds little left. It is a hint:
 //! durability still comes from the `syncfs`, which also reports any
 //! write-back error.
@@ -43,3 +43,58 @@ pub fn start_writeback(file: &File, offset: u64, len: u64) {
 /// Elsewhere there is no such hint; the final sync does all the work.
 #[cfg(not(target_os = "linux"))]
 pub fn start_writeback(_file: &File, _offset: u64, _len: u64) {}
+
+/// Write-back requests on a thread of their own. A request submits the
+/// file's dirty pages to the disk there and then (block allocation, I/O
+/// requests) and waits when the disk's queue is full, so the threads that
+/// extract hand each staged file over once written; it is asked for and
+/// closed here. When this thread's queue is full the request is made on
+/// the spot, so memory stays bounded. Import bench, alternate runs on an
+/// idle disk: staging 181–183 ms with this thread, 202–222 ms without.
+pub(crate) struct Hinter {
+    queue: Option<std::sync::mpsc::SyncSender<Hint>>,
+}
+
+struct Hint {
+    file: File,
+    offset: u64,
+    len: u64,
+}
+
+/// Files waiting for their write-back request.
+const HINTS_QUEUED: usize = 4096;
+
+impl Hinter {
+    /// Starts the thread; it ends once every handle is dropped and the
+    /// queue is empty.
+    pub(crate) fn start() -> Hinter {
+        let (queue, requests) = std::sync::mpsc::sync_channel::<Hint>(HINTS_QUEUED);
+        let started = std::thread::Builder::new()
+            .name("blob-writeback".into())
+            .spawn(move || {
+                for hint in requests {
+                    start_writeback(&hint.file, hint.offset, hint.len);
+                }
+            });
+        Hinter {
+            queue: started.ok().map(|_| queue),
+        }
+    }
+
+    /// Asks for the write-back of `len` bytes of `file` from `offset`, then
+    /// closes it.
+    pub(crate) fn submit(&self, file: File, offset: u64, len: u64) {
+        let hint = Hint { file, offset, len };
+        let hint = match &self.queue {
+            Some(queue) => match queue.try_send(hint) {
+                Ok(()) => return,
+                Err(
+                    std::sync::mpsc::TrySendError::Full(hint)
+                    | std::sync::mpsc::TrySendError::Disconnected(hint),
+                ) => hint,
+            },
+            None => hint,
+        };
+        start_writeback(&hint.file, hint.offset, hint.len);
+    }
+}
