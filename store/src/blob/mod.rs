@@ -58,8 +58,8 @@ impl BlobKey {
 /// Hashes content into its [`BlobKey`], piece by piece. BLAKE3 rather than
 /// SHA-256: importing a package hashes the upload and every file in it,
 /// and BLAKE3 hashes 3-4 times as many bytes per second on one core (7.6
-/// against 2.1 GB/s with SHA-NI on the CI machine), best in pieces of a
-/// power of two of at least 16 KiB.
+/// against 2.1 GB/s with SHA-NI on the 2-core machine the benchmarks run
+/// on), best in pieces of a power of two of at least 16 KiB.
 #[derive(Default, Clone)]
 pub struct BlobHasher(blake3::Hasher);
 

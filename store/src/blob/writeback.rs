@@ -6,10 +6,10 @@
 //! disk. Staged files therefore ask for their write-back to start as they
 //! are written (`sync_file_range(SYNC_FILE_RANGE_WRITE)`, which does not
 //! wait for it): small ones once written (on the [`Hinter`]'s thread),
-//! large ones every [`WRITEBACK_EVERY`] bytes. The disk writes while the rest is still being
-//! extracted, and the final `syncfs` finds little left. It is a hint:
-//! durability still comes from the `syncfs`, which also reports any
-//! write-back error.
+//! large ones every [`WRITEBACK_EVERY`] bytes. The disk writes while the
+//! rest is still being extracted, and the final `syncfs` finds little
+//! left. It is a hint: durability still comes from the `syncfs`, which
+//! also reports any write-back error.
 //!
 //! Measured on the import bench (a 154 MB upload, 3,000 small files and 7
 //! large ones, 207 MB): the sync step took 152–194 ms without hints, 74–93
@@ -61,8 +61,9 @@ struct Hint {
     len: u64,
 }
 
-/// Files waiting for their write-back request.
-const HINTS_QUEUED: usize = 4096;
+/// Files waiting for their write-back request. Each is an open descriptor,
+/// so the queue stays far below the usual limit of 1,024 per process.
+const HINTS_QUEUED: usize = 128;
 
 impl Hinter {
     /// Starts the thread; it ends once every handle is dropped and the
