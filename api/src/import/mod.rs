@@ -23,7 +23,7 @@ use domain::events::EventMetadata;
 use domain::package::{ImportOptions, ValidationReport, import_package};
 use domain::tenancy::Scope;
 use futures::{Stream, StreamExt};
-use store::blob::{BlobHasher, BlobInfo, WRITEBACK_EVERY, start_writeback};
+use store::blob::{BlobHasher, BlobInfo, WritingBack};
 use store::log::Checkpoint;
 use tokio::task::JoinHandle;
 
@@ -35,43 +35,6 @@ use store::commands::CommandError;
 const SPOOL_CHUNKS_AHEAD: usize = 32;
 /// The spool writer's write size.
 const SPOOL_WRITE: usize = 256 * 1024;
-
-/// The spool file as it is written: asks for its write-back to start every
-/// [`WRITEBACK_EVERY`] bytes, so the import's final sync finds the upload
-/// mostly on disk already.
-struct SpoolWriter {
-    file: std::fs::File,
-    written: u64,
-    requested: u64,
-}
-
-impl SpoolWriter {
-    fn new(file: std::fs::File) -> SpoolWriter {
-        SpoolWriter {
-            file,
-            written: 0,
-            requested: 0,
-        }
-    }
-
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        use std::io::Write;
-        self.file.write_all(bytes)?;
-        self.written += bytes.len() as u64;
-        if self.written - self.requested >= WRITEBACK_EVERY {
-            self.finish();
-        }
-        Ok(())
-    }
-
-    /// Asks for the write-back of what was written since the last request.
-    fn finish(&mut self) {
-        if self.written > self.requested {
-            start_writeback(&self.file, self.requested, self.written - self.requested);
-            self.requested = self.written;
-        }
-    }
-}
 
 /// Import settings.
 #[derive(Debug, Clone)]
@@ -185,7 +148,9 @@ impl Importer {
             hasher.finish()
         });
         let writer = tokio::task::spawn_blocking(move || {
-            let mut spool = SpoolWriter::new(file);
+            // Asking for its write-back as it goes, so the import's final
+            // sync finds the upload mostly on disk already.
+            let mut spool = WritingBack::new(file);
             let mut pending = Vec::with_capacity(SPOOL_WRITE);
             while let Some(chunk) = received.blocking_recv() {
                 if pending.is_empty() && chunk.len() >= SPOOL_WRITE {

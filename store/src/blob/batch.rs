@@ -515,7 +515,7 @@ mod tests {
                 noise(BUFFER + 1, 4),
                 noise(3 * BUFFER + 17, 5),
                 noise(100, 1),
-                // Past two write-back requests (`start_writeback`).
+                // Past two write-back requests (`WritingBack`).
                 noise(2 * crate::blob::WRITEBACK_EVERY as usize + 17, 6),
             ];
             contents.extend((0..3 * PUBLISH_SHARE).map(|n| noise(200, 100 + (n % 700) as u32)));

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use tempfile::TempPath;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt};
 
-use super::writeback::{Hinter, WRITEBACK_EVERY, start_writeback};
+use super::writeback::{Hinter, WritingBack};
 use super::{BlobBody, BlobHasher, BlobInfo, BlobKey, copy_hashing};
 use crate::StoreError;
 
@@ -115,7 +115,7 @@ impl LocalBlobs {
     /// folder takes thousands of new files several times slower). Larger
     /// blobs go to the temp area. `dirs` are the folders known to exist.
     /// Each file is handed to `hints` once written, for its write-back to
-    /// start (large ones also ask every [`WRITEBACK_EVERY`] bytes).
+    /// start (large ones also ask every [`WRITEBACK_EVERY`](super::WRITEBACK_EVERY) bytes).
     pub(super) fn stage(
         &self,
         reader: &mut dyn Read,
@@ -144,20 +144,15 @@ impl LocalBlobs {
             hints.submit(file, 0, n as u64);
             return Ok((info, Some(temp)));
         }
-        let (mut file, temp) = temp_file(&self.temp_dir())?;
-        let mut size = 0u64;
-        let mut requested = 0u64;
+        let (file, temp) = temp_file(&self.temp_dir())?;
+        let mut file = WritingBack::new(file);
         while n > 0 {
             hasher.update(&buffer[..n]);
-            file.write_all(&buffer[..n])?;
-            size += n as u64;
-            if size - requested >= WRITEBACK_EVERY {
-                start_writeback(&file, requested, size - requested);
-                requested = size;
-            }
+            file.write(&buffer[..n])?;
             n = fill(reader, buffer)?;
         }
-        hints.submit(file, requested, size - requested);
+        let size = file.written();
+        file.hand_over(hints);
         let info = BlobInfo {
             key: hasher.finish(),
             size,

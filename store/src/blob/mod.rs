@@ -24,7 +24,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 pub use batch::BlobBatch;
 pub use local::LocalBlobs;
 pub use s3::{S3Blobs, S3Config};
-pub use writeback::{WRITEBACK_EVERY, start_writeback};
+pub use writeback::{WRITEBACK_EVERY, WritingBack};
 
 use crate::StoreError;
 

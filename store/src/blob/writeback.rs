@@ -44,6 +44,52 @@ pub fn start_writeback(file: &File, offset: u64, len: u64) {
 #[cfg(not(target_os = "linux"))]
 pub fn start_writeback(_file: &File, _offset: u64, _len: u64) {}
 
+/// A file being written that asks for its write-back every
+/// [`WRITEBACK_EVERY`] bytes (a large staged blob, the import's spool).
+pub struct WritingBack {
+    file: File,
+    written: u64,
+    requested: u64,
+}
+
+impl WritingBack {
+    pub fn new(file: File) -> WritingBack {
+        WritingBack {
+            file,
+            written: 0,
+            requested: 0,
+        }
+    }
+
+    pub fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        use std::io::Write;
+        self.file.write_all(bytes)?;
+        self.written += bytes.len() as u64;
+        if self.written - self.requested >= WRITEBACK_EVERY {
+            start_writeback(&self.file, self.requested, self.written - self.requested);
+            self.requested = self.written;
+        }
+        Ok(())
+    }
+
+    /// Bytes written.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Asks for the write-back of the rest, on the spot, and closes the file.
+    pub fn finish(self) {
+        if self.written > self.requested {
+            start_writeback(&self.file, self.requested, self.written - self.requested);
+        }
+    }
+
+    /// Hands the file to `hints`, to ask for the rest and close it.
+    pub(crate) fn hand_over(self, hints: &Hinter) {
+        hints.submit(self.file, self.requested, self.written - self.requested);
+    }
+}
+
 /// Write-back requests on a thread of their own. A request submits the
 /// file's dirty pages to the disk there and then (block allocation, I/O
 /// requests) and waits when the disk's queue is full, so the threads that
