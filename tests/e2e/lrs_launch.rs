@@ -91,10 +91,11 @@ fn parameters(app: &TestApp, url: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Waits until the registrations view has applied every event appended so far. Statement
-/// writes answer before the views show them, and on PostgreSQL `head()` may still lag
-/// behind a committed append (an older transaction open), so this waits for the newest
-/// event in the table.
+/// Waits until every view has applied every event appended so far: statement writes
+/// answer before the views show them, and a read by another caller (the workspace key
+/// after the launch token wrote) does not wait for them. On PostgreSQL `head()` may
+/// still lag behind a committed append (an older transaction open), so this waits for
+/// the newest event in the table.
 pub(crate) async fn settled(app: &TestApp) {
     let platform = &app.state.platform;
     let newest = platform
@@ -107,7 +108,7 @@ pub(crate) async fn settled(app: &TestApp) {
     let checkpoint = platform.log.checkpoint_of(newest).await.unwrap().unwrap();
     platform
         .projections
-        .wait_for("registrations", checkpoint, Duration::from_secs(20))
+        .wait_all(checkpoint, Duration::from_secs(20))
         .await
         .unwrap();
 }
