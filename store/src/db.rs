@@ -23,6 +23,11 @@ use sqlx::{AssertSqlSafe, Decode, Postgres, Row as _, Sqlite, Type};
 
 use crate::StoreError;
 
+/// Rows a SQLite connection's thread may hand over before the reader takes
+/// them. sqlx's default (50) parks the thread and wakes the reader every
+/// few dozen rows, so a read of 1,000 rows switched threads dozens of times.
+const ROW_BUFFER: usize = 4096;
+
 /// Which database engine holds the log and the views.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -151,7 +156,8 @@ impl Database {
             .busy_timeout(Duration::from_secs(30))
             .foreign_keys(true)
             .pragma("temp_store", "memory")
-            .pragma("cache_size", "-8000");
+            .pragma("cache_size", "-8000")
+            .row_buffer_size(ROW_BUFFER);
         let synchronous = match options.sqlite_durability {
             SqliteDurability::Full => SqliteSynchronous::Full,
             SqliteDurability::Normal => SqliteSynchronous::Normal,
