@@ -30,7 +30,7 @@
 //! on one dedicated connection per process; a worker checks that the
 //! session is alive before it sends, and stops when it is lost.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -47,6 +47,7 @@ use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
 use projections::Projections;
 use projections::webhooks::{self as view, DeliveryRow, DispatchEndpoint};
+use reqwest::Url;
 use sqlx::Connection;
 use store::StoreError;
 use store::db::Database;
@@ -60,6 +61,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::sender::{self, Request};
+use super::target;
 use crate::config::WebhookSettings;
 use crate::platform::Platform;
 use store::commands::Commands;
@@ -101,11 +103,36 @@ struct Inner {
 
 /// A pending delivery a worker holds.
 struct Queued {
-    row: DeliveryRow,
+    /// Shared with the send in flight, not copied.
+    row: Arc<DeliveryRow>,
+    /// Attempts made so far (the row's, then this worker's).
+    attempts: i64,
     /// The body, rendered once; why not, when the event cannot be.
     body: Result<Bytes, String>,
     due: DateTime<Utc>,
     first_attempted_at: Option<DateTime<Utc>>,
+}
+
+/// An endpoint as a worker sends to it: the view's row, and its URL parsed
+/// once (not on every send).
+struct Target {
+    endpoint: DispatchEndpoint,
+    url: Result<Url, String>,
+}
+
+impl Target {
+    fn new(endpoint: DispatchEndpoint) -> Arc<Target> {
+        let url = target::parse(&endpoint.url).map_err(|e| e.to_string());
+        Arc::new(Target { endpoint, url })
+    }
+}
+
+impl std::ops::Deref for Target {
+    type Target = DispatchEndpoint;
+
+    fn deref(&self) -> &DispatchEndpoint {
+        &self.endpoint
+    }
 }
 
 /// One attempt, sent, waiting to be recorded.
@@ -132,9 +159,7 @@ struct InFlight {
 /// the pending deliveries, less those it settled since, by subject.
 #[derive(Default)]
 struct Outbox {
-    subjects: HashMap<String, VecDeque<Queued>>,
-    /// Subjects whose head is being sent or recorded.
-    busy: HashSet<String>,
+    subjects: HashMap<String, Subject>,
     /// Every pending delivery up to this outbox position is held.
     loaded_to: i64,
     /// The last read found the end of the outbox.
@@ -142,48 +167,84 @@ struct Outbox {
     len: usize,
 }
 
+/// One subject's pending deliveries, in outbox order.
+#[derive(Default)]
+struct Subject {
+    queue: VecDeque<Queued>,
+    /// Its head is being sent or recorded.
+    busy: bool,
+}
+
+/// What a worker may send now.
+struct Plan<'a> {
+    /// The due heads of subjects that are not busy, oldest first, at most
+    /// the limit asked for.
+    due: Vec<&'a Queued>,
+    /// When the next head that is not busy and not sent now falls due.
+    next_due: Option<DateTime<Utc>>,
+}
+
 impl Outbox {
     fn push(&mut self, queued: Queued) {
         self.loaded_to = self.loaded_to.max(queued.row.seq);
         self.len += 1;
-        self.subjects
-            .entry(queued.row.subject.clone())
-            .or_default()
-            .push_back(queued);
+        match self.subjects.get_mut(&queued.row.subject) {
+            Some(subject) => subject.queue.push_back(queued),
+            None => {
+                let key = queued.row.subject.clone();
+                self.subjects.insert(
+                    key,
+                    Subject {
+                        queue: VecDeque::from([queued]),
+                        busy: false,
+                    },
+                );
+            }
+        }
     }
 
-    /// The due heads of subjects that are not busy, oldest first.
-    fn due_heads(&self, now: DateTime<Utc>, limit: usize) -> Vec<&Queued> {
-        let mut heads: Vec<&Queued> = self
-            .subjects
-            .iter()
-            .filter(|(subject, _)| !self.busy.contains(*subject))
-            .filter_map(|(_, queue)| queue.front())
-            .filter(|head| head.due <= now)
-            .collect();
-        heads.sort_unstable_by_key(|head| head.row.seq);
-        heads.truncate(limit);
-        heads
+    /// One look at every subject's head.
+    fn plan(&self, now: DateTime<Utc>, limit: usize) -> Plan<'_> {
+        let mut due = Vec::new();
+        let mut next_due: Option<DateTime<Utc>> = None;
+        for subject in self.subjects.values().filter(|s| !s.busy) {
+            let Some(head) = subject.queue.front() else {
+                continue;
+            };
+            if head.due <= now && limit > 0 {
+                due.push(head);
+            } else {
+                next_due = Some(next_due.map_or(head.due, |next| next.min(head.due)));
+            }
+        }
+        if due.len() > limit {
+            // Those left out are due already; sending `limit` fills the
+            // worker's concurrency, so it looks again when a send finishes.
+            due.select_nth_unstable_by_key(limit, |head| head.row.seq);
+            due.truncate(limit);
+        }
+        due.sort_unstable_by_key(|head| head.row.seq);
+        Plan { due, next_due }
     }
 
-    /// When the next head that is not busy falls due.
-    fn next_due(&self) -> Option<DateTime<Utc>> {
-        self.subjects
-            .iter()
-            .filter(|(subject, _)| !self.busy.contains(*subject))
-            .filter_map(|(_, queue)| queue.front())
-            .map(|head| head.due)
-            .min()
+    /// Marks the subjects of these heads busy.
+    fn start(&mut self, subjects: Vec<String>) {
+        for key in subjects {
+            if let Some(subject) = self.subjects.get_mut(&key) {
+                subject.busy = true;
+            }
+        }
     }
 
     /// Applies a finished attempt as the view will once it is recorded: a
     /// settled delivery leaves its subject's queue, a retried one waits
     /// there until it is due.
     fn finished(&mut self, sent: &Sent) {
-        self.busy.remove(&sent.subject);
-        let Some(queue) = self.subjects.get_mut(&sent.subject) else {
+        let Some(subject) = self.subjects.get_mut(&sent.subject) else {
             return;
         };
+        subject.busy = false;
+        let queue = &mut subject.queue;
         let DeliveryEvent::WebhookDeliveryAttempted {
             delivery_id,
             attempt,
@@ -200,7 +261,7 @@ impl Outbox {
         }
         match (outcome, next_attempt_at) {
             (Outcome::Retrying, Some(next)) => {
-                head.row.attempts = i64::from(*attempt);
+                head.attempts = i64::from(*attempt);
                 head.first_attempted_at.get_or_insert(*attempted_at);
                 head.due = *next;
             }
@@ -384,7 +445,7 @@ impl Inner {
         let Some(endpoint) = view::dispatch_endpoint(&self.db, id).await? else {
             return Ok(Exit::Done);
         };
-        let mut endpoint = Arc::new(endpoint);
+        let mut endpoint = Target::new(endpoint);
         let mut flight = InFlight::default();
         let result = self
             .pump(&mut endpoint, (stop, lost), &mut flight, recorded)
@@ -418,7 +479,7 @@ impl Inner {
 
     async fn pump(
         self: &Arc<Self>,
-        endpoint: &mut Arc<DispatchEndpoint>,
+        endpoint: &mut Arc<Target>,
         (stop, lost): (&CancellationToken, &CancellationToken),
         flight: &mut InFlight,
         recorded: &mut Checkpoint,
@@ -467,7 +528,7 @@ impl Inner {
                     // Changed (disabled, deleted, rotated…): start afresh.
                     return Ok(Exit::Reload);
                 }
-                *endpoint = Arc::new(fresh);
+                *endpoint = Target::new(fresh);
                 outbox.exhausted = false;
             }
             let now = Utc::now();
@@ -488,19 +549,24 @@ impl Inner {
             } else {
                 0
             };
+            // When a head that cannot go now falls due. With no free
+            // slot there is nothing to wake for: a send that finishes
+            // wakes the worker.
+            let mut next_due = None;
             if free > 0 {
-                let heads = outbox.due_heads(now, free);
-                if !heads.is_empty() {
+                let plan = outbox.plan(now, free);
+                next_due = plan.next_due;
+                if !plan.due.is_empty() {
                     if !self.locks.alive(lost).await {
                         return Ok(Exit::Stopped);
                     }
                     let secrets: Arc<Vec<String>> = Arc::new(valid_secrets(endpoint, now));
-                    let mut started = Vec::with_capacity(heads.len());
-                    for head in heads {
+                    let mut started = Vec::with_capacity(plan.due.len());
+                    for head in plan.due {
                         started.push(head.row.subject.clone());
                         sends.push(self.send(endpoint.clone(), secrets.clone(), head));
                     }
-                    outbox.busy.extend(started);
+                    outbox.start(started);
                 }
             }
             // Record what finished, one append at a time: whatever finished
@@ -516,8 +582,7 @@ impl Inner {
             {
                 return Ok(Exit::Done);
             }
-            let mut wait = outbox
-                .next_due()
+            let mut wait = next_due
                 .map_or(POLL, |due| (due - now).to_std().unwrap_or(Duration::ZERO))
                 .min(POLL);
             if moved {
@@ -580,6 +645,7 @@ impl Inner {
                 )),
             };
             outbox.push(Queued {
+                attempts: row.attempts,
                 due: row
                     .next_attempt_at
                     .as_deref()
@@ -587,7 +653,7 @@ impl Inner {
                     .unwrap_or(now),
                 first_attempted_at: row.first_attempted_at.as_deref().and_then(parse_time),
                 body,
-                row,
+                row: Arc::new(row),
             });
         }
         Ok(())
@@ -633,7 +699,7 @@ impl Inner {
     /// Sends the head of a subject and decides its attempt event.
     fn send(
         self: &Arc<Self>,
-        endpoint: Arc<DispatchEndpoint>,
+        endpoint: Arc<Target>,
         secrets: Arc<Vec<String>>,
         head: &Queued,
     ) -> BoxFuture<'static, Sent> {
@@ -641,8 +707,8 @@ impl Inner {
         let delivery = head.row.clone();
         let body = head.body.clone();
         let first_attempted_at = head.first_attempted_at;
+        let attempt = head.attempts as u32 + 1;
         Box::pin(async move {
-            let attempt = delivery.attempts as u32 + 1;
             let event = match body {
                 Ok(body) => {
                     let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
@@ -650,7 +716,7 @@ impl Inner {
                         &this.client,
                         this.settings.allow_private_targets,
                         Request {
-                            url: &endpoint.url,
+                            url: endpoint.url.as_ref().map_err(String::as_str),
                             body: &body,
                             secrets: &secrets,
                             event_id: &delivery.event_id,
@@ -687,7 +753,7 @@ impl Inner {
                 },
             };
             Sent {
-                subject: delivery.subject,
+                subject: delivery.subject.clone(),
                 event,
                 scope: delivery.scope,
             }
@@ -917,5 +983,125 @@ impl Locks {
             }
             _ => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeDelta;
+    use domain::tenancy::{Environment, Scope, WorkspaceId};
+
+    fn queued(seq: i64, subject: &str, due: DateTime<Utc>) -> Queued {
+        Queued {
+            row: Arc::new(DeliveryRow {
+                delivery_id: format!("dlv_{seq}"),
+                seq,
+                webhook_id: "wh_1".into(),
+                scope: Scope::new(
+                    WorkspaceId::from_uuid(uuid::Uuid::from_u128(1)),
+                    Environment::Live,
+                ),
+                event_id: format!("evt_{seq}"),
+                event_type: "registration.completed".into(),
+                source_position: seq,
+                subject: subject.into(),
+                origin: "event".into(),
+                api_version: "2026-11-01".into(),
+                state: "pending".into(),
+                attempts: 0,
+                next_attempt_at: None,
+                first_attempted_at: None,
+                last_status: None,
+                last_error: None,
+                created_at: "2026-11-29T00:00:00Z".into(),
+            }),
+            attempts: 0,
+            body: Ok(Bytes::from_static(b"{}")),
+            due,
+            first_attempted_at: None,
+        }
+    }
+
+    fn sent(row: &DeliveryRow, outcome: Outcome, next: Option<DateTime<Utc>>) -> Sent {
+        Sent {
+            subject: row.subject.clone(),
+            event: DeliveryEvent::WebhookDeliveryAttempted {
+                delivery_id: row.delivery_id.clone(),
+                webhook_id: row.webhook_id.clone(),
+                attempt: 1,
+                request_id: "req_1".into(),
+                status: Some(500),
+                latency_ms: 1,
+                error: None,
+                outcome,
+                next_attempt_at: next,
+                attempted_at: Utc::now(),
+            },
+            scope: row.scope,
+        }
+    }
+
+    fn seqs(plan: &Plan<'_>) -> Vec<i64> {
+        plan.due.iter().map(|q| q.row.seq).collect()
+    }
+
+    #[test]
+    fn a_plan_sends_each_idle_subjects_head_oldest_first_within_the_limit() {
+        let now = Utc::now();
+        let later = now + TimeDelta::seconds(30);
+        let mut outbox = Outbox::default();
+        for (seq, subject, due) in [
+            (1, "a", now),
+            (2, "b", now),
+            (3, "a", now),
+            (4, "c", later),
+            (5, "d", now),
+            (6, "e", now),
+        ] {
+            outbox.push(queued(seq, subject, due));
+        }
+        // One head per subject, never one behind another of its subject;
+        // a head not yet due waits and says when.
+        let plan = outbox.plan(now, 10);
+        assert_eq!(seqs(&plan), [1, 2, 5, 6]);
+        assert_eq!(plan.next_due, Some(later));
+        // The limit keeps the oldest.
+        assert_eq!(seqs(&outbox.plan(now, 2)), [1, 2]);
+        assert!(outbox.plan(now, 0).due.is_empty());
+        // Busy subjects are left out, and so is their next delivery.
+        outbox.start(vec!["a".into(), "b".into()]);
+        assert_eq!(seqs(&outbox.plan(now, 10)), [5, 6]);
+        // Once due, the waiting head goes.
+        assert_eq!(seqs(&outbox.plan(later, 10)), [4, 5, 6]);
+    }
+
+    #[test]
+    fn a_finished_attempt_moves_its_subject_on_or_makes_it_wait() {
+        let now = Utc::now();
+        let retry_at = now + TimeDelta::seconds(20);
+        let mut outbox = Outbox::default();
+        for (seq, subject) in [(1, "a"), (2, "a"), (3, "b")] {
+            outbox.push(queued(seq, subject, now));
+        }
+        let first_a = outbox.plan(now, 10).due[0].row.clone();
+        let first_b = outbox.plan(now, 10).due[1].row.clone();
+        outbox.start(vec!["a".into(), "b".into()]);
+        assert!(outbox.plan(now, 10).due.is_empty());
+
+        // A success: the subject's next delivery is its head now.
+        outbox.finished(&sent(&first_a, Outcome::Succeeded, None));
+        assert_eq!(seqs(&outbox.plan(now, 10)), [2]);
+        assert_eq!(outbox.len, 2);
+
+        // A retry: the delivery stays at its subject's head until due.
+        outbox.finished(&sent(&first_b, Outcome::Retrying, Some(retry_at)));
+        let plan = outbox.plan(now, 10);
+        assert_eq!(seqs(&plan), [2]);
+        assert_eq!(plan.next_due, Some(retry_at));
+        assert_eq!(seqs(&outbox.plan(retry_at, 10)), [2, 3]);
+        let retried = outbox.subjects["b"].queue.front().unwrap();
+        assert_eq!(retried.attempts, 1);
+        assert_eq!(outbox.len, 2);
     }
 }

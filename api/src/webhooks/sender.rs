@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use domain::webhook::delivery::AttemptResult;
-use domain::webhook::signature::{self, SIGNATURE_HEADER};
+use domain::webhook::signature;
 use futures::StreamExt;
-use reqwest::Client;
+use reqwest::{Client, Url};
 use uuid::Uuid;
 
 use super::target::{self, PublicResolver};
@@ -24,6 +24,19 @@ pub const EVENT_TYPE_HEADER: &str = "AllureConnect-Event-Type";
 pub const DELIVERY_ID_HEADER: &str = "AllureConnect-Delivery-Id";
 pub const ATTEMPT_HEADER: &str = "AllureConnect-Delivery-Attempt";
 pub const REQUEST_ID_HEADER: &str = "AllureConnect-Request-Id";
+
+/// The headers above as the client sends them (lower case, as HTTP/1.1
+/// writes every name), parsed at compile time rather than on every send.
+mod names {
+    use reqwest::header::HeaderName;
+
+    pub const SIGNATURE: HeaderName = HeaderName::from_static("allureconnect-signature");
+    pub const EVENT_ID: HeaderName = HeaderName::from_static("allureconnect-event-id");
+    pub const EVENT_TYPE: HeaderName = HeaderName::from_static("allureconnect-event-type");
+    pub const DELIVERY_ID: HeaderName = HeaderName::from_static("allureconnect-delivery-id");
+    pub const ATTEMPT: HeaderName = HeaderName::from_static("allureconnect-delivery-attempt");
+    pub const REQUEST_ID: HeaderName = HeaderName::from_static("allureconnect-request-id");
+}
 
 /// Builds the client every delivery goes through.
 pub fn client(timeout: Duration, allow_private: bool) -> reqwest::Result<Client> {
@@ -46,7 +59,9 @@ pub fn client(timeout: Duration, allow_private: bool) -> reqwest::Result<Client>
 
 /// What to send.
 pub struct Request<'a> {
-    pub url: &'a str,
+    /// The endpoint's URL, parsed once by [`target::parse`], or why it does
+    /// not parse.
+    pub url: Result<&'a Url, &'a str>,
     /// The body; shared, not copied, into the request.
     pub body: &'a Bytes,
     /// Every secret valid now: the current one first.
@@ -89,29 +104,29 @@ async fn attempt(
     request_id: &str,
     at: DateTime<Utc>,
 ) -> Result<u16, (Option<u16>, String)> {
-    let url = target::parse(request.url).map_err(|e| (None, e.to_string()))?;
+    let url = request.url.map_err(|e| (None, e.to_owned()))?;
     // IP literals do not go through the resolver: check them here.
     if url
         .host()
         .is_some_and(|h| !matches!(h, url::Host::Domain(_)))
     {
-        target::check(&url, allow_private)
+        target::check(url, allow_private)
             .await
             .map_err(|e| (None, format!("refused: {e}")))?;
     }
     let timestamp = at.timestamp();
     let response = client
-        .post(url)
+        .post(url.clone())
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .header(
-            SIGNATURE_HEADER,
+            names::SIGNATURE,
             signature::header(timestamp, request.secrets, request.body),
         )
-        .header(EVENT_ID_HEADER, request.event_id)
-        .header(EVENT_TYPE_HEADER, request.event_type)
-        .header(DELIVERY_ID_HEADER, request.delivery_id)
-        .header(ATTEMPT_HEADER, request.attempt.to_string())
-        .header(REQUEST_ID_HEADER, request_id)
+        .header(names::EVENT_ID, request.event_id)
+        .header(names::EVENT_TYPE, request.event_type)
+        .header(names::DELIVERY_ID, request.delivery_id)
+        .header(names::ATTEMPT, request.attempt.to_string())
+        .header(names::REQUEST_ID, request_id)
         .body(request.body.clone())
         .send()
         .await
@@ -164,4 +179,23 @@ fn find<E: std::error::Error + 'static>(err: &reqwest::Error) -> Option<&E> {
         cause = current.source();
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_names_are_the_documented_ones() {
+        for (name, documented) in [
+            (names::SIGNATURE, signature::SIGNATURE_HEADER),
+            (names::EVENT_ID, EVENT_ID_HEADER),
+            (names::EVENT_TYPE, EVENT_TYPE_HEADER),
+            (names::DELIVERY_ID, DELIVERY_ID_HEADER),
+            (names::ATTEMPT, ATTEMPT_HEADER),
+            (names::REQUEST_ID, REQUEST_ID_HEADER),
+        ] {
+            assert_eq!(name.as_str(), documented.to_ascii_lowercase());
+        }
+    }
 }
