@@ -98,7 +98,10 @@ async fn run(backend: &str, db: TestDb) {
     let bodies = bodies(&app).await;
     let concurrency = app.state.settings.webhooks.concurrency;
     let mut baselines = Vec::new();
+    let mut baseline_cpu = Vec::new();
     for _ in 0..3 {
+        perf_control("baseline", "enable");
+        let cpu = cpu_time();
         let started = Instant::now();
         let tasks: Vec<_> = bodies
             .iter()
@@ -132,12 +135,18 @@ async fn run(backend: &str, db: TestDb) {
             task.await.unwrap();
         }
         baselines.push(deliveries as f64 / started.elapsed().as_secs_f64());
+        baseline_cpu.push((cpu_time() - cpu).as_secs_f64() * 1e6 / deliveries as f64);
+        perf_control("baseline", "disable");
     }
     baselines.sort_by(f64::total_cmp);
     let baseline = baselines[1];
+    baseline_cpu.sort_by(f64::total_cmp);
+    let baseline_cpu = baseline_cpu[1];
 
     // The dispatcher, from start until every delivery is recorded succeeded.
     let stop = CancellationToken::new();
+    perf_control("dispatch", "enable");
+    let cpu = cpu_time();
     let started = Instant::now();
     let handle = dispatcher.spawn(stop.clone());
     let deadline = Instant::now() + Duration::from_secs(600);
@@ -153,6 +162,8 @@ async fn run(backend: &str, db: TestDb) {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let elapsed = started.elapsed();
+    let dispatch_cpu = (cpu_time() - cpu).as_secs_f64() * 1e6 / deliveries as f64;
+    perf_control("dispatch", "disable");
     assert_eq!(count(&app, "succeeded").await, deliveries);
     let dispatched = deliveries as f64 / elapsed.as_secs_f64();
     stop.cancel();
@@ -164,7 +175,36 @@ async fn run(backend: &str, db: TestDb) {
         sent.unwrap_or(elapsed).as_secs_f64(),
         100.0 * dispatched / baseline
     );
+    println!(
+        "{backend:>8}: CPU (this process: client, receiver, server) {baseline_cpu:.0} µs per plain POST | {dispatch_cpu:.0} µs per delivery"
+    );
     app.stop().await;
+}
+
+/// CPU time this process used so far, all threads.
+#[allow(unsafe_code)] // getrusage has no safe wrapper in std
+fn cpu_time() -> Duration {
+    // SAFETY: getrusage only writes the struct it is given.
+    let usage = unsafe {
+        let mut usage = std::mem::zeroed::<libc::rusage>();
+        assert_eq!(libc::getrusage(libc::RUSAGE_SELF, &mut usage), 0);
+        usage
+    };
+    let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    time(usage.ru_utime) + time(usage.ru_stime)
+}
+
+/// With `BENCH_PERF_CONTROL` naming the control FIFO of
+/// `perf record -D -1 --control fifo:…`, profiles one phase only:
+/// `BENCH_PERF_PHASE` (`dispatch`, the default, or `baseline`).
+fn perf_control(phase: &str, command: &str) {
+    let chosen = std::env::var("BENCH_PERF_PHASE").unwrap_or_else(|_| "dispatch".into());
+    if phase != chosen {
+        return;
+    }
+    if let Ok(fifo) = std::env::var("BENCH_PERF_CONTROL") {
+        std::fs::write(fifo, format!("{command}\n")).expect("perf's control FIFO is writable");
+    }
 }
 
 /// Appends the events: API keys created in `SUBJECTS` streams, round robin;
