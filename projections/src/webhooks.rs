@@ -975,6 +975,23 @@ pub async fn dispatch_endpoint(
     .transpose()
 }
 
+/// A pending delivery as the dispatcher needs it: what it sends, orders and
+/// schedules by (the view's other columns say how it went).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingDelivery {
+    pub delivery_id: String,
+    pub seq: i64,
+    pub scope: Scope,
+    pub event_id: String,
+    pub event_type: String,
+    pub source_position: i64,
+    pub subject: String,
+    pub api_version: String,
+    pub attempts: i64,
+    pub next_attempt_at: Option<String>,
+    pub first_attempted_at: Option<String>,
+}
+
 /// The endpoint's pending deliveries after outbox position `after_seq`, in
 /// outbox order (the partial index of pending rows): the dispatcher reads
 /// its outbox a window at a time and keeps each subject's order itself.
@@ -983,17 +1000,44 @@ pub async fn pending_after(
     webhook_id: &str,
     after_seq: i64,
     limit: u32,
-) -> Result<Vec<DeliveryRow>, StoreError> {
+) -> Result<Vec<PendingDelivery>, StoreError> {
     let rows = db
         .fetch_all(
-            sql(format!(
-                "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries \
-                 WHERE webhook_id = $1 AND state = 'pending' AND seq > $2 ORDER BY seq LIMIT $3"
-            ))
+            sql(
+                "SELECT delivery_id, seq, workspace_id, environment, event_id, event_type, \
+                 source_position, subject, api_version, attempts, next_attempt_at, \
+                 first_attempted_at FROM webhook_deliveries \
+                 WHERE webhook_id = $1 AND state = 'pending' AND seq > $2 ORDER BY seq LIMIT $3",
+            )
             .bind(webhook_id)
             .bind(after_seq)
             .bind(i64::from(limit)),
         )
         .await?;
-    rows.iter().map(delivery_row).collect()
+    rows.iter()
+        .map(|row| {
+            let workspace_id: String = row.get(2)?;
+            let environment: String = row.get(3)?;
+            Ok(PendingDelivery {
+                delivery_id: row.get(0)?,
+                seq: row.get(1)?,
+                scope: Scope::new(
+                    workspace_id.parse().map_err(|_| {
+                        StoreError::Corrupt("webhook_deliveries.workspace_id".into())
+                    })?,
+                    environment.parse::<Environment>().map_err(|_| {
+                        StoreError::Corrupt("webhook_deliveries.environment".into())
+                    })?,
+                ),
+                event_id: row.get(4)?,
+                event_type: row.get(5)?,
+                source_position: row.get(6)?,
+                subject: row.get(7)?,
+                api_version: row.get(8)?,
+                attempts: row.get(9)?,
+                next_attempt_at: row.get(10)?,
+                first_attempted_at: row.get(11)?,
+            })
+        })
+        .collect()
 }

@@ -268,20 +268,9 @@ async fn bodies(app: &TestApp) -> Vec<(String, Vec<String>)> {
     for row in rows {
         let webhook_id: String = row.get(0).unwrap();
         let url: String = row.get(1).unwrap();
-        let endpoint = projections::webhooks::dispatch_endpoint(db, &webhook_id)
+        let deliveries = projections::webhooks::pending_after(db, &webhook_id, 0, 100_000)
             .await
-            .unwrap()
             .unwrap();
-        let deliveries = projections::webhooks::deliveries(
-            db,
-            &endpoint.scope,
-            &webhook_id,
-            0,
-            Some("pending"),
-            100_000,
-        )
-        .await
-        .unwrap();
         let positions: Vec<i64> = deliveries.iter().map(|d| d.source_position).collect();
         let events = platform.log.read_positions(&positions).await.unwrap();
         let bodies = deliveries

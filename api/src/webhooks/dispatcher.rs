@@ -46,7 +46,7 @@ use futures::StreamExt;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
 use projections::Projections;
-use projections::webhooks::{self as view, DeliveryRow, DispatchEndpoint};
+use projections::webhooks::{self as view, DispatchEndpoint, PendingDelivery};
 use reqwest::Url;
 use sqlx::Connection;
 use store::StoreError;
@@ -104,7 +104,7 @@ struct Inner {
 /// A pending delivery a worker holds.
 struct Queued {
     /// Shared with the send in flight, not copied.
-    row: Arc<DeliveryRow>,
+    row: Arc<PendingDelivery>,
     /// Attempts made so far (the row's, then this worker's).
     attempts: i64,
     /// The body, rendered once; why not, when the event cannot be.
@@ -837,7 +837,7 @@ fn take_record(
 
 /// The body of a delivery: the same bytes on every attempt, since every
 /// part comes from the log and the delivery row.
-pub fn render(delivery: &DeliveryRow, record: &RecordedEvent) -> Result<String, String> {
+pub fn render(delivery: &PendingDelivery, record: &RecordedEvent) -> Result<String, String> {
     let event = Event::decode(&record.event_type, record.schema_version, &record.payload)
         .map_err(|e| format!("event at position {} cannot be read: {e}", record.position))?;
     let public = public_event(&event, &record.stream_id)
@@ -994,10 +994,9 @@ mod tests {
 
     fn queued(seq: i64, subject: &str, due: DateTime<Utc>) -> Queued {
         Queued {
-            row: Arc::new(DeliveryRow {
+            row: Arc::new(PendingDelivery {
                 delivery_id: format!("dlv_{seq}"),
                 seq,
-                webhook_id: "wh_1".into(),
                 scope: Scope::new(
                     WorkspaceId::from_uuid(uuid::Uuid::from_u128(1)),
                     Environment::Live,
@@ -1006,15 +1005,10 @@ mod tests {
                 event_type: "registration.completed".into(),
                 source_position: seq,
                 subject: subject.into(),
-                origin: "event".into(),
                 api_version: "2026-11-01".into(),
-                state: "pending".into(),
                 attempts: 0,
                 next_attempt_at: None,
                 first_attempted_at: None,
-                last_status: None,
-                last_error: None,
-                created_at: "2026-11-29T00:00:00Z".into(),
             }),
             attempts: 0,
             body: Ok(Bytes::from_static(b"{}")),
@@ -1023,12 +1017,12 @@ mod tests {
         }
     }
 
-    fn sent(row: &DeliveryRow, outcome: Outcome, next: Option<DateTime<Utc>>) -> Sent {
+    fn sent(row: &PendingDelivery, outcome: Outcome, next: Option<DateTime<Utc>>) -> Sent {
         Sent {
             subject: row.subject.clone(),
             event: DeliveryEvent::WebhookDeliveryAttempted {
                 delivery_id: row.delivery_id.clone(),
-                webhook_id: row.webhook_id.clone(),
+                webhook_id: "wh_1".into(),
                 attempt: 1,
                 request_id: "req_1".into(),
                 status: Some(500),
