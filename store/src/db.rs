@@ -956,6 +956,25 @@ mod tests {
         assert_eq!(levels, ["on", "off", "on"]);
     }
 
+    /// `.cargo/config.toml` builds the bundled SQLite without memory
+    /// statistics (a process-wide mutex around every allocation).
+    #[tokio::test]
+    async fn sqlite_is_built_without_memory_statistics() {
+        let test_db = crate::testing::TestDb::sqlite();
+        let db = test_db.connect().await;
+        let options: Vec<String> = db
+            .fetch_all(sql("PRAGMA compile_options"))
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.get(0).unwrap())
+            .collect();
+        assert!(
+            options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+            "LIBSQLITE3_FLAGS of .cargo/config.toml is not in effect: {options:?}"
+        );
+    }
+
     /// Rows one commit writes to two tables are read as they were at one
     /// moment: a commit between a snapshot's reads does not show in the
     /// second, while a read outside it sees the commit.
