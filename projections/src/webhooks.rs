@@ -771,21 +771,27 @@ const DELIVERY_COLUMNS: &str = "delivery_id, seq, webhook_id, workspace_id, envi
     event_type, source_position, subject, origin, api_version, state, attempts, next_attempt_at, \
     first_attempted_at, last_status, last_error, created_at";
 
+/// The scope in columns `at` (workspace) and `at + 1` (environment) of a
+/// row of `table`.
+fn scope_at(row: &Row, at: usize, table: &str) -> Result<Scope, StoreError> {
+    let workspace_id: String = row.get(at)?;
+    let environment: String = row.get(at + 1)?;
+    Ok(Scope::new(
+        workspace_id
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("{table}.workspace_id")))?,
+        environment
+            .parse::<Environment>()
+            .map_err(|_| StoreError::Corrupt(format!("{table}.environment")))?,
+    ))
+}
+
 fn delivery_row(row: &Row) -> Result<DeliveryRow, StoreError> {
-    let workspace_id: String = row.get(3)?;
-    let environment: String = row.get(4)?;
     Ok(DeliveryRow {
         delivery_id: row.get(0)?,
         seq: row.get(1)?,
         webhook_id: row.get(2)?,
-        scope: Scope::new(
-            workspace_id
-                .parse()
-                .map_err(|_| StoreError::Corrupt("webhook_deliveries.workspace_id".into()))?,
-            environment
-                .parse::<Environment>()
-                .map_err(|_| StoreError::Corrupt("webhook_deliveries.environment".into()))?,
-        ),
+        scope: scope_at(row, 3, "webhook_deliveries")?,
         event_id: row.get(5)?,
         event_type: row.get(6)?,
         source_position: row.get(7)?,
@@ -951,18 +957,9 @@ pub async fn dispatch_endpoint(
         )
         .await?;
     row.map(|row| {
-        let workspace_id: String = row.get(1)?;
-        let environment: String = row.get(2)?;
         Ok(DispatchEndpoint {
             webhook_id: row.get(0)?,
-            scope: Scope::new(
-                workspace_id
-                    .parse()
-                    .map_err(|_| StoreError::Corrupt("webhooks.workspace_id".into()))?,
-                environment
-                    .parse::<Environment>()
-                    .map_err(|_| StoreError::Corrupt("webhooks.environment".into()))?,
-            ),
+            scope: scope_at(&row, 1, "webhooks")?,
             url: row.get(3)?,
             enabled: row.get(4)?,
             secret: row.get(5)?,
@@ -1016,19 +1013,10 @@ pub async fn pending_after(
         .await?;
     rows.iter()
         .map(|row| {
-            let workspace_id: String = row.get(2)?;
-            let environment: String = row.get(3)?;
             Ok(PendingDelivery {
                 delivery_id: row.get(0)?,
                 seq: row.get(1)?,
-                scope: Scope::new(
-                    workspace_id.parse().map_err(|_| {
-                        StoreError::Corrupt("webhook_deliveries.workspace_id".into())
-                    })?,
-                    environment.parse::<Environment>().map_err(|_| {
-                        StoreError::Corrupt("webhook_deliveries.environment".into())
-                    })?,
-                ),
+                scope: scope_at(row, 2, "webhook_deliveries")?,
                 event_id: row.get(4)?,
                 event_type: row.get(5)?,
                 source_position: row.get(6)?,
